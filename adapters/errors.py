@@ -1,0 +1,32 @@
+"""Typed adapter errors. The activity layer turns them into Temporal retry decisions in one place."""
+
+
+class AdapterError(Exception):
+    """Something an external system did not do. `system` names it for operators."""
+
+    retryable = False
+
+    def __init__(self, system: str, message: str, *, code: str = "", status: int | None = None) -> None:
+        super().__init__(f"{system}: {message}")
+        self.system = system
+        self.message = message
+        self.code = code
+        self.status = status
+
+
+class RetryableError(AdapterError):
+    """Transient: connection failures, timeouts, 429, 5xx without a business code."""
+
+    retryable = True
+
+    def __init__(self, system: str, message: str, *, retry_after: float | None = None, **kw) -> None:
+        super().__init__(system, message, **kw)
+        self.retry_after = retry_after
+
+
+class NonRetryableError(AdapterError):
+    """The request itself was refused (bad credentials, invalid payload, missing record): retrying cannot help."""
+
+
+class BusinessError(NonRetryableError):
+    """The data needs a person: unknown SKU, unknown currency, a gateway refusing a refund."""

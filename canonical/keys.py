@@ -1,0 +1,32 @@
+"""Every business key retail-sync derives: workflow ids and idempotency keys.
+
+One place, so a webhook, the intake backstop, an activity retry and an operator
+all arrive at the same run and the same external record.
+"""
+import hashlib
+
+from canonical.order import Customer
+
+
+def order_workflow_id(store_id: str, order_id: str) -> str:
+    """One order-to-cash run per store order, whatever sent the event."""
+    return f"order-{store_id}-{order_id}"
+
+
+def sales_order_key(store_id: str, order_id: str) -> str:
+    """The ERP's unique external id for the sale of one store order."""
+    return f"{store_id}:{order_id}"
+
+
+def customer_key(store_id: str, customer: Customer) -> str:
+    """The ERP party code: the store's customer id, or for guests a hash of the e-mail."""
+    if customer.store_customer_id:
+        return f"{store_id}-C{customer.store_customer_id}"
+    email = customer.email.strip().lower()
+    digest = hashlib.sha256(email.encode()).hexdigest()[:16]
+    return f"{store_id}-G{digest}"
+
+
+def store_note_marker(kind: str, store_id: str, order_id: str) -> str:
+    """Tag put in notes we write to a store order, so a retry can see the note already exists."""
+    return f"[retail-sync:{kind}:{store_id}:{order_id}]"

@@ -1,0 +1,84 @@
+"""Typed configuration, read once at process start.
+
+Sources, highest first: environment (`RETAIL_SYNC_...`, nested with `__`), then a
+TOML file named by `RETAIL_SYNC_CONFIG` (default `retail-sync.toml` if present).
+Secrets are `SecretStr`: they print as `**********` and never reach workflow history,
+because workflows and activities only ever pass a store id.
+"""
+import os
+from datetime import timedelta
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+
+class TemporalSettings(BaseModel):
+    address: str = "127.0.0.1:7233"
+    namespace: str = "default"
+    task_queue: str = "retail-sync-orders"
+
+
+class StoreSettings(BaseModel):
+    """One WooCommerce store. `url` is the store's home URL exactly as WordPress knows it."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,40}$")
+    url: str
+    consumer_key: SecretStr
+    consumer_secret: SecretStr
+    webhook_secret: SecretStr
+    requests_per_second: float = 5.0
+    burst: int = 5
+    timeout_s: float = 60.0
+
+
+class ErpSettings(BaseModel):
+    url: str = "http://127.0.0.1:8000"
+    database: str = "retailsync"
+    user: str = "integration"
+    password: SecretStr = SecretStr("integration-pass-123")
+    web_shop: str = "retail-sync"
+    shipping_product_code: str = "SHIPPING"
+    fee_product_code: str = "FEE"
+    timeout_s: float = 120.0
+
+
+class OrderPolicy(BaseModel):
+    """Business timing of the order workflow; passed into each run so it stays deterministic."""
+
+    payment_window: timedelta = timedelta(days=7)
+
+
+class StarterSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8088
+    max_body_bytes: int = 1_048_576
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RETAIL_SYNC_", env_nested_delimiter="__", extra="forbid")
+
+    temporal: TemporalSettings = TemporalSettings()
+    stores: list[StoreSettings] = []
+    erp: ErpSettings = ErpSettings()
+    orders: OrderPolicy = OrderPolicy()
+    starter: StarterSettings = StarterSettings()
+
+    def store(self, store_id: str) -> StoreSettings | None:
+        return next((s for s in self.stores if s.id == store_id), None)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = Path(os.environ.get("RETAIL_SYNC_CONFIG", "retail-sync.toml"))
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+
+
+def load_settings() -> Settings:
+    return Settings()
