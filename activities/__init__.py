@@ -1,0 +1,1 @@
+"""Thin Temporal activities over the adapters. Every external write is idempotent."""

@@ -1,0 +1,98 @@
+"""Order-to-cash activities: each one calls one system and is safe to run twice."""
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel
+from temporalio import activity
+
+from activities.errors import as_temporal_errors
+from adapters.erp import Erp, ErpCustomer, SalesOrder
+from canonical import Order
+from canonical.keys import customer_key, sales_order_key, store_note_marker
+
+if TYPE_CHECKING:  # the workflow imports this module for its inputs; keep HTTP clients out of its sandbox
+    from activities.stores import StoreDirectory
+
+ERP_SALE_NUMBER_META_KEY = "_retail_sync_erp_sale_number"
+
+
+class OrderRef(BaseModel):
+    store_id: str
+    order_id: str
+
+
+class SalesOrderRequest(BaseModel):
+    order: Order
+    customer: ErpCustomer
+
+
+class SaleOnStoreOrder(BaseModel):
+    store_id: str
+    order_id: str
+    sale_number: str
+
+
+class CancellationOnStoreOrder(BaseModel):
+    store_id: str
+    order_id: str
+    reason: str
+    sale_number: str = ""
+
+
+class OrderActivities:
+    def __init__(self, stores: "StoreDirectory", erp: Erp) -> None:
+        self._stores = stores
+        self._erp = erp
+
+    @activity.defn
+    async def ensure_customer(self, order: Order) -> ErpCustomer:
+        with as_temporal_errors():
+            return await self._erp.ensure_customer(
+                customer_key(order.store_id, order.customer),
+                order.customer,
+                order.billing_address,
+                order.shipping_address,
+            )
+
+    @activity.defn
+    async def create_sales_order(self, request: SalesOrderRequest) -> SalesOrder:
+        order = request.order
+        with as_temporal_errors():
+            return await self._erp.create_sales_order(
+                sales_order_key(order.store_id, order.order_id), order, request.customer
+            )
+
+    @activity.defn
+    async def cancel_sales_order(self, ref: OrderRef) -> SalesOrder | None:
+        with as_temporal_errors():
+            return await self._erp.cancel_sales_order(sales_order_key(ref.store_id, ref.order_id))
+
+    @activity.defn
+    async def record_sale_on_store_order(self, sale: SaleOnStoreOrder) -> None:
+        """Private note + order meta with the ERP sale number; the note is written once thanks to its marker."""
+        marker = store_note_marker("erp-sale", sale.store_id, sale.order_id)
+        with as_temporal_errors():
+            store = self._stores.client(sale.store_id)
+            if not await _has_note(store, sale.order_id, marker):
+                await store.add_order_note(
+                    sale.order_id,
+                    f"ERP sale {sale.sale_number} created and confirmed by retail-sync. {marker}",
+                    customer_visible=False,
+                )
+            await store.set_order_meta(sale.order_id, ERP_SALE_NUMBER_META_KEY, sale.sale_number)
+
+    @activity.defn
+    async def record_cancellation_on_store_order(self, cancellation: CancellationOnStoreOrder) -> None:
+        marker = store_note_marker("cancelled", cancellation.store_id, cancellation.order_id)
+        undone = f" ERP sale {cancellation.sale_number} cancelled." if cancellation.sale_number else ""
+        with as_temporal_errors():
+            store = self._stores.client(cancellation.store_id)
+            if not await _has_note(store, cancellation.order_id, marker):
+                await store.add_order_note(
+                    cancellation.order_id,
+                    f"retail-sync stopped processing this order: {cancellation.reason}.{undone} {marker}",
+                    customer_visible=False,
+                )
+
+
+async def _has_note(store, order_id: str, marker: str) -> bool:
+    return any(marker in note.note for note in await store.list_order_notes(order_id))

@@ -1,0 +1,59 @@
+"""Temporal for tests: one dev server per session, and a fresh time-skipping server per test that needs one."""
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import pytest_asyncio
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from embedded.processes import venv_binary
+from workflows import search_attributes as sa
+
+T = TypeVar("T")
+
+
+@pytest_asyncio.fixture(scope="session")
+async def dev_server():
+    async with await WorkflowEnvironment.start_local(
+        dev_server_existing_path=venv_binary("temporal"),
+        data_converter=pydantic_data_converter,
+        search_attributes=list(sa.ALL),
+        dev_server_log_level="error",
+        dev_server_extra_args=[
+            "--ui-disable-news-fetch",
+            "--dynamic-config-value", "system.forceSearchAttributesCacheRefreshOnRead=true",
+        ],
+    ) as env:  # fmt: skip
+        yield env
+
+
+@pytest_asyncio.fixture
+async def time_skipping():
+    """Per test: time skipping is global to a server, so tests must not share one."""
+    async with await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=venv_binary("temporal-test-server"),
+        data_converter=pydantic_data_converter,
+    ) as env:
+        await env.client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace=env.client.namespace,
+                search_attributes={key.name: IndexedValueType.ValueType(key.indexed_value_type) for key in sa.ALL},
+            )
+        )
+        yield env
+
+
+async def eventually(probe: Callable[[], Awaitable[T]], accept: Callable[[T], bool], timeout: float = 30.0) -> T:
+    """Poll `probe` until `accept` holds; the last value is in the assertion message on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await probe()
+        if accept(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s; last value: {value!r}")
+        await asyncio.sleep(0.1)

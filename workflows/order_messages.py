@@ -1,0 +1,55 @@
+"""What goes in and out of an order-to-cash run: its input, progress and operator answers.
+
+Shared by the workflow, the webhook starter and the operator CLI.
+"""
+from datetime import timedelta
+from enum import StrEnum
+
+from pydantic import BaseModel
+
+
+class OrderStage(StrEnum):
+    """Where a run stands, in words support staff search for (search attribute `OrderStage`)."""
+
+    AWAITING_PAYMENT = "awaiting_payment"
+    ENSURING_CUSTOMER = "ensuring_customer"
+    CREATING_SALES_ORDER = "creating_sales_order"
+    RECORDING_SALE_ON_STORE = "recording_sale_on_store"
+    AWAITING_FULFILMENT = "awaiting_fulfilment"
+    PARKED = "parked"
+    CANCELLING = "cancelling"
+    CANCELLED = "cancelled"
+    PAYMENT_EXPIRED = "payment_expired"
+
+
+class OrderRunInput(BaseModel):
+    store_id: str
+    order_id: str
+    payment_window: timedelta
+
+
+class ParkedStep(BaseModel):
+    step: str
+    reason: str
+
+
+class OrderProgress(BaseModel):
+    """Answer to the `progress` query: what `retail-sync orders show` prints."""
+
+    store_id: str
+    order_id: str
+    order_number: str = ""
+    store_status: str = ""
+    stage: OrderStage
+    erp_sale_number: str = ""
+    parked: ParkedStep | None = None
+    steps_done: list[str] = []
+    cancel_reason: str = ""
+
+
+class OrderOutcome(BaseModel):
+    """The result of a finished run."""
+
+    stage: OrderStage
+    erp_sale_number: str = ""
+    note: str = ""
