@@ -1,0 +1,1 @@
+"""Entry points people and stores talk to: the webhook starter and the operator CLI."""

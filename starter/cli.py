@@ -1,0 +1,159 @@
+"""`retail-sync`: run the services, operate order runs, and start the embedded demo."""
+import argparse
+import asyncio
+import gc
+import logging
+import sys
+
+from config import load_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        return args.handler(args)
+    finally:
+        gc.collect()  # drop Temporal bridge objects while the interpreter is alive (sdk-python#300)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="retail-sync", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    commands.add_parser("worker", help="run the Temporal worker").set_defaults(handler=_worker)
+    commands.add_parser("starter", help="run the webhook starter (HTTP)").set_defaults(handler=_starter)
+
+    orders = commands.add_parser("orders", help="find and unstick order runs").add_subparsers(
+        required=True, metavar="ACTION"
+    )
+    listing = orders.add_parser("list", help="list order runs")
+    listing.add_argument("--parked", action="store_true", help="only runs that need an operator")
+    listing.add_argument("--store", help="only this store id")
+    listing.set_defaults(handler=_orders_list)
+    for action, helptext in (
+        ("show", "stage, ERP sale, parked reason, steps done"),
+        ("retry", "re-run the parked step after the data was fixed"),
+        ("cancel", "stop the order and undo what was done"),
+    ):
+        sub = orders.add_parser(action, help=helptext)
+        sub.add_argument("store")
+        sub.add_argument("order")
+        if action == "cancel":
+            sub.add_argument("--reason", default="", help="recorded on the run and the store order")
+        sub.set_defaults(handler=_orders_action, action=action)
+
+    erp = commands.add_parser("erp", help="the local Tryton ERP").add_subparsers(required=True, metavar="ACTION")
+    erp.add_parser("bootstrap", help="build (once) the bootstrapped Tryton template").set_defaults(
+        handler=_erp_bootstrap
+    )
+
+    sandbox = commands.add_parser("sandbox", help="local imitations of external systems")
+    sandbox.add_argument("system", choices=["woocommerce"])
+    sandbox.add_argument("options", nargs=argparse.REMAINDER, help="passed to the sandbox")
+    sandbox.set_defaults(handler=_sandbox)
+
+    demo = commands.add_parser("demo", help="the whole embedded stack with sample orders")
+    demo.add_argument("--exit-when-done", action="store_true", help="exit 0 once the samples reached their states")
+    demo.add_argument("--data-dir", default=".data", help="where the embedded stack keeps its state")
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def _worker(_args) -> int:
+    from worker import run_worker
+
+    asyncio.run(run_worker(load_settings()))
+    return 0
+
+
+def _starter(_args) -> int:
+    import uvicorn
+
+    from starter.webhooks import create_app
+
+    settings = load_settings()
+    uvicorn.run(create_app(settings), host=settings.starter.host, port=settings.starter.port, log_level="warning")
+    return 0
+
+
+def _orders_list(args) -> int:
+    from starter import operator
+    from starter.temporal_client import connect
+
+    async def run() -> list[dict[str, str]]:
+        client = await connect(load_settings().temporal, wait_s=5)
+        return await operator.list_orders(client, parked=args.parked, store=args.store)
+
+    rows = asyncio.run(run())
+    columns = ["store", "order", "number", "stage", "erp_sale", "parked_reason"]
+    widths = {c: max([len(c)] + [len(r[c]) for r in rows]) for c in columns}
+    print("  ".join(c.upper().ljust(widths[c]) for c in columns))
+    for row in rows:
+        print("  ".join(row[c].ljust(widths[c]) for c in columns))
+    print(f"({len(rows)} order run{'s' if len(rows) != 1 else ''})")
+    return 0
+
+
+def _orders_action(args) -> int:
+    from starter import operator
+    from starter.temporal_client import connect
+
+    async def run():
+        client = await connect(load_settings().temporal, wait_s=5)
+        if args.action == "show":
+            return await operator.show_order(client, args.store, args.order)
+        if args.action == "retry":
+            return await operator.retry_order(client, args.store, args.order)
+        return await operator.cancel_order(client, args.store, args.order, args.reason)
+
+    try:
+        result = asyncio.run(run())
+    except operator.OperatorRefused as refused:
+        print(f"refused: {refused}", file=sys.stderr)
+        return 1
+    if args.action == "show":
+        _print_progress(result)
+    else:
+        print(result)
+    return 0
+
+
+def _print_progress(progress) -> None:
+    print(f"order          {progress.store_id} {progress.order_id} (#{progress.order_number})")
+    print(f"store status   {progress.store_status}")
+    print(f"stage          {progress.stage.value}")
+    print(f"ERP sale       {progress.erp_sale_number or '-'}")
+    if progress.parked:
+        print(f"parked at      {progress.parked.step}: {progress.parked.reason}")
+    if progress.cancel_reason:
+        print(f"cancelled      {progress.cancel_reason}")
+    print(f"steps done     {', '.join(progress.steps_done) or '-'}")
+
+
+def _erp_bootstrap(_args) -> int:
+    from embedded.tryton import ensure_template
+
+    print(ensure_template())
+    return 0
+
+
+def _sandbox(args) -> int:
+    from sandbox.woocommerce.server import main as woocommerce_sandbox
+
+    return woocommerce_sandbox(args.options) or 0
+
+
+def _demo(args) -> int:
+    from embedded.demo import run_demo
+
+    return run_demo(data_dir=args.data_dir, exit_when_done=args.exit_when_done)
+
+
+def entry_point() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry_point()

@@ -1,0 +1,157 @@
+"""The webhook starter's answers: every refusal has a status and a reason, every acceptance a run."""
+import asyncio
+import json
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.service import RPCError
+
+from canonical.keys import order_workflow_id
+from config import Settings, StarterSettings, StoreSettings, TemporalSettings
+from starter.signatures import woocommerce_signature
+from starter.webhooks import create_app
+from tests.plugins.services import serve
+
+SECRET = "s3cr&amp;t"  # WooCommerce decodes HTML entities in the secret before signing
+ORDER_JSON = (Path(__file__).parent / "data" / "woocommerce" / "order_variation_coupon.json").read_bytes()
+
+
+@pytest.fixture(scope="module")
+def store_id() -> str:
+    return f"st-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="module")
+async def starter_url(dev_server, store_id):
+    settings = Settings(
+        temporal=TemporalSettings(task_queue=f"tq-{uuid.uuid4()}"),  # no worker: runs stay at their start
+        stores=[StoreSettings(id=store_id, url="http://127.0.0.1:1", consumer_key=SecretStr("ck"),
+                              consumer_secret=SecretStr("cs"), webhook_secret=SecretStr(SECRET))],  # fmt: skip
+        starter=StarterSettings(max_body_bytes=64_000),
+    )
+    async with serve(create_app(settings, dev_server.client)) as url:
+        yield url
+
+
+def signed(body: bytes, topic: str = "order.created", secret: str = "s3cr&t") -> dict[str, str]:
+    return {
+        "Content-Type": "application/json",
+        "X-WC-Webhook-Topic": topic,
+        "X-WC-Webhook-Resource": topic.split(".")[0],
+        "X-WC-Webhook-Event": topic.split(".")[1],
+        "X-WC-Webhook-Signature": woocommerce_signature(body, secret),
+    }
+
+
+def order_body(order_id: int) -> bytes:
+    payload = json.loads(ORDER_JSON)
+    payload["id"] = order_id
+    payload["number"] = str(order_id)
+    return json.dumps(payload).encode()
+
+
+async def run_exists(dev_server, store_id: str, order_id: int) -> bool:
+    try:
+        await dev_server.client.get_workflow_handle(order_workflow_id(store_id, str(order_id))).describe()
+    except RPCError:
+        return False
+    return True
+
+
+async def test_signed_order_webhook_starts_one_run(dev_server, starter_url, store_id):
+    body = order_body(91001)
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(f"{starter_url}/webhooks/woocommerce/{store_id}", content=body, headers=signed(body))
+    assert answer.status_code == 202
+    assert answer.json()["workflow_id"] == order_workflow_id(store_id, "91001")
+    description = await dev_server.client.get_workflow_handle(answer.json()["workflow_id"]).describe()
+    assert description.status == WorkflowExecutionStatus.RUNNING
+    assert await description.static_summary() == f"Order #91001 from store {store_id}"
+
+
+async def test_duplicate_and_concurrent_deliveries_collapse_onto_one_run(dev_server, starter_url, store_id):
+    body = order_body(91002)
+    url = f"{starter_url}/webhooks/woocommerce/{store_id}"
+    async with httpx.AsyncClient() as http:
+        answers = await asyncio.gather(
+            *[http.post(url, content=body, headers=signed(body)) for _ in range(5)],
+            http.post(url, content=body, headers=signed(body, "order.updated")),
+        )
+    assert [a.status_code for a in answers] == [202] * 6
+    history = await dev_server.client.get_workflow_handle(order_workflow_id(store_id, "91002")).fetch_history()
+    signals = [e for e in history.events if e.HasField("workflow_execution_signaled_event_attributes")]
+    assert len(signals) == 6  # all six deliveries reached the one run started by the first
+
+
+async def test_bad_signature_is_401_and_starts_nothing(dev_server, starter_url, store_id):
+    body = order_body(91003)
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(f"{starter_url}/webhooks/woocommerce/{store_id}", content=body,
+                                 headers=signed(body, secret="wrong"))  # fmt: skip
+    assert answer.status_code == 401
+    assert answer.json() == {"error": "invalid signature"}
+    assert not await run_exists(dev_server, store_id, 91003)
+
+
+async def test_missing_signature_is_401(starter_url, store_id):
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(f"{starter_url}/webhooks/woocommerce/{store_id}", content=order_body(91004),
+                                 headers={"Content-Type": "application/json"})  # fmt: skip
+    assert answer.status_code == 401
+
+
+async def test_unsigned_ping_gets_200(starter_url, store_id):
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(f"{starter_url}/webhooks/woocommerce/{store_id}", data={"webhook_id": "12"})
+    assert answer.status_code == 200
+
+
+async def test_malformed_json_is_400_with_the_reason(starter_url, store_id):
+    body = b'{"id": 5, "status": '
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(f"{starter_url}/webhooks/woocommerce/{store_id}", content=body, headers=signed(body))
+    assert answer.status_code == 400
+    assert answer.json()["error"].startswith("malformed JSON")
+
+
+async def test_non_order_payload_is_400_with_the_reason(starter_url, store_id):
+    body = json.dumps({"code": "woocommerce_rest_shop_order_invalid_id", "message": "Invalid ID.",
+                       "data": {"status": 404}}).encode()  # fmt: skip
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(f"{starter_url}/webhooks/woocommerce/{store_id}", content=body, headers=signed(body))
+    assert answer.status_code == 400
+    assert answer.json()["error"].startswith("not an order payload")
+
+
+async def test_oversized_body_is_413(starter_url, store_id):
+    body = b"x" * 70_000
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(f"{starter_url}/webhooks/woocommerce/{store_id}", content=body, headers=signed(body))
+    assert answer.status_code == 413
+
+
+async def test_unknown_store_is_404(starter_url):
+    body = order_body(91005)
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(f"{starter_url}/webhooks/woocommerce/nope", content=body, headers=signed(body))
+    assert answer.status_code == 404
+
+
+async def test_other_topics_are_acknowledged_and_ignored(dev_server, starter_url, store_id):
+    body = json.dumps({"id": 77, "sku": "TEE-CLASSIC"}).encode()
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(f"{starter_url}/webhooks/woocommerce/{store_id}", content=body,
+                                 headers=signed(body, "product.updated"))  # fmt: skip
+    assert answer.status_code == 200
+    assert answer.json()["status"] == "ignored"
+
+
+async def test_health_and_readiness(starter_url):
+    async with httpx.AsyncClient() as http:
+        assert (await http.get(f"{starter_url}/healthz")).status_code == 200
+        ready = await http.get(f"{starter_url}/readyz")
+    assert ready.status_code == 200 and ready.json() == {"status": "ready"}
