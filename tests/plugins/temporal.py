@@ -7,6 +7,7 @@ from typing import TypeVar
 import pytest_asyncio
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -38,13 +39,18 @@ async def time_skipping():
         test_server_existing_path=venv_binary("temporal-test-server"),
         data_converter=pydantic_data_converter,
     ) as env:
-        await env.client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(
-                namespace=env.client.namespace,
-                search_attributes={key.name: IndexedValueType.ValueType(key.indexed_value_type) for key in sa.ALL},
-            )
-        )
+        await register_search_attributes(env.client)
         yield env
+
+
+async def register_search_attributes(client: Client) -> None:
+    """The time-skipping server does not take them as flags; unregistered ones would fail workflow tasks."""
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=client.namespace,
+            search_attributes={key.name: IndexedValueType.ValueType(key.indexed_value_type) for key in sa.ALL},
+        )
+    )
 
 
 async def eventually(probe: Callable[[], Awaitable[T]], accept: Callable[[T], bool], timeout: float = 30.0) -> T:

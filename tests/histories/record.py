@@ -1,0 +1,79 @@
+"""Record the order workflow histories the replay test checks. Re-run only on a deliberate, patched change:
+
+    .venv/bin/python -m tests.histories.record
+"""
+import asyncio
+import gc
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from canonical import OrderStatus
+from embedded.processes import venv_binary
+from tests.factories import canonical_order
+from tests.plugins.temporal import register_search_attributes
+from tests.test_order_workflow import FakeSystems, stage_of, start_run
+from workflows.order_messages import OrderStage
+from workflows.order_to_cash import OrderToCashWorkflow
+
+HERE = Path(__file__).parent
+
+
+async def until_stage(handle, stage: OrderStage) -> None:
+    while await stage_of(handle) != stage:
+        await asyncio.sleep(0.1)
+
+
+async def paid_then_cancelled_in_store(env, queue):
+    handle = await start_run(env, queue, canonical_order(status=OrderStatus.AWAITING_PAYMENT))
+    await handle.signal(OrderToCashWorkflow.store_order_changed, canonical_order(minutes_later=5))
+    await until_stage(handle, OrderStage.AWAITING_FULFILMENT)
+    await handle.signal(OrderToCashWorkflow.store_order_changed,
+                        canonical_order(status=OrderStatus.CANCELLED, minutes_later=9))  # fmt: skip
+    return handle
+
+
+async def parked_retried_then_operator_cancel(env, queue):
+    handle = await start_run(env, queue, canonical_order())
+    await until_stage(handle, OrderStage.PARKED)
+    await handle.execute_update(OrderToCashWorkflow.retry)
+    await until_stage(handle, OrderStage.PARKED)
+    await handle.execute_update(OrderToCashWorkflow.cancel, "duplicate order")
+    return handle
+
+
+async def payment_expired(env, queue):
+    return await start_run(env, queue, canonical_order(status=OrderStatus.AWAITING_PAYMENT), window=timedelta(days=1))
+
+
+SCENARIOS = {
+    "paid_then_cancelled_in_store": (paid_then_cancelled_in_store, 0),
+    "parked_retried_then_operator_cancel": (parked_retried_then_operator_cancel, 2),
+    "payment_expired": (payment_expired, 0),
+}
+
+
+async def main() -> None:
+    for name, (scenario, create_failures) in SCENARIOS.items():
+        async with await WorkflowEnvironment.start_time_skipping(
+            test_server_existing_path=venv_binary("temporal-test-server"), data_converter=pydantic_data_converter
+        ) as env:
+            await register_search_attributes(env.client)
+            queue = f"tq-{uuid.uuid4()}"
+            systems = FakeSystems(create_failures=create_failures)
+            async with Worker(env.client, task_queue=queue, workflows=[OrderToCashWorkflow],
+                              activities=systems.activities()):  # fmt: skip
+                handle = await scenario(env, queue)
+                await handle.result()
+                history = await handle.fetch_history()
+            (HERE / f"{name}.json").write_text(history.to_json())
+            print(f"recorded {name}: {len(history.events)} events")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
+    gc.collect()
