@@ -1,0 +1,146 @@
+"""`retail-sync demo`: the embedded stack, four sample orders, their progress, and where to look next."""
+import asyncio
+import os
+import sys
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import quote
+
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from adapters.woocommerce import WooCommerceClient
+from config import Settings, load_settings
+from embedded.stack import STORE_ID, WEBHOOK_SECRET, EmbeddedStack
+from sandbox.woocommerce.config import DEMO_KEY
+from sandbox.woocommerce.shopper import Shopper
+from starter import operator
+from starter.temporal_client import connect
+from workflows.order_messages import OrderStage
+
+STORE_ONLY_SKU = "POSTER-LTD"  # listed in the store, unknown to the ERP: that order parks
+DONE_TIMEOUT_S = 300
+
+
+@dataclass
+class Sample:
+    title: str
+    order_id: str
+    expected: OrderStage
+    stage: str = "(not started yet)"
+
+
+def run_demo(data_dir: str, exit_when_done: bool) -> int:
+    stack = EmbeddedStack(Path(data_dir))
+    os.environ["RETAIL_SYNC_CONFIG"] = str(stack.config_path)
+    try:
+        stack.start()
+        return asyncio.run(_drive(stack, exit_when_done))
+    except KeyboardInterrupt:
+        print("\nstopping…", file=sys.stderr)
+        return 0
+    finally:
+        stack.stop()
+
+
+async def _drive(stack: EmbeddedStack, exit_when_done: bool) -> int:
+    settings = load_settings()
+    client = await connect(settings.temporal)
+    await _point_store_webhooks_at_starter(settings, stack)
+    shopper = Shopper(stack.store_url, DEMO_KEY.consumer_key, DEMO_KEY.consumer_secret)
+    try:
+        samples = await _place_samples(shopper)
+        reached = await _follow(client, shopper, samples)
+    finally:
+        await shopper.aclose()
+    _print_next_steps(stack, samples)
+    if exit_when_done:
+        return 0 if reached else 1
+    print("\nThe stack keeps running; Ctrl-C stops every process.", flush=True)
+    await asyncio.Event().wait()
+    return 0
+
+
+async def _point_store_webhooks_at_starter(settings: Settings, stack: EmbeddedStack) -> None:
+    """What a merchant does once in WooCommerce → Settings → Advanced → Webhooks."""
+    delivery_url = f"{stack.starter_url}/webhooks/woocommerce/{STORE_ID}"
+    async with WooCommerceClient(settings.store(STORE_ID)) as store:
+        existing = {(hook.topic, hook.delivery_url) for hook in await store.list_webhooks()}
+        for topic in ("order.created", "order.updated"):
+            if (topic, delivery_url) not in existing:
+                await store.create_webhook(f"retail-sync {topic}", topic, delivery_url, WEBHOOK_SECRET)
+
+
+async def _place_samples(shopper: Shopper) -> list[Sample]:
+    await shopper.add_product(STORE_ONLY_SKU, "Limited Edition Poster", Decimal("15.00"))
+    normal = await shopper.place_order([("TEE-CLASSIC", 2), ("HOODIE-M", 1)], paid=True, customer="zoe")
+    later = await shopper.place_order([("MUG-CERAMIC", 2), ("BOOK-COFFEE", 1)], paid=False, customer="lukasz")
+    unknown = await shopper.place_order([(STORE_ONLY_SKU, 1), ("TEE-CLASSIC", 1)], paid=True, customer="lukasz")
+    cancelled = await shopper.place_order([("HOODIE-S", 1)], paid=True, customer="zoe")
+    return [
+        Sample("normal paid order", str(normal["id"]), OrderStage.AWAITING_FULFILMENT),
+        Sample("paid a few seconds later", str(later["id"]), OrderStage.AWAITING_FULFILMENT),
+        Sample(f"unknown SKU {STORE_ONLY_SKU}", str(unknown["id"]), OrderStage.PARKED),
+        Sample("cancelled in the store", str(cancelled["id"]), OrderStage.CANCELLED),
+    ]
+
+
+async def _follow(client: Client, shopper: Shopper, samples: list[Sample]) -> bool:
+    """Print each run's stage as it changes; pay and cancel in the store when the story needs it."""
+    paid_later, cancelled = samples[1], samples[3]
+    deadline = time.monotonic() + DONE_TIMEOUT_S
+    waiting_since: float | None = None
+    print("\nSample orders (store → Temporal → Tryton):", flush=True)
+    while time.monotonic() < deadline:
+        for sample in samples:
+            stage, reason = await _stage(client, sample.order_id)
+            if stage != sample.stage:
+                sample.stage = stage
+                why = f"  ({reason})" if reason else ""
+                print(f"  order {sample.order_id:>5}  {sample.title:<28} → {stage}{why}", flush=True)
+        if paid_later.stage == OrderStage.AWAITING_PAYMENT:
+            waiting_since = waiting_since or time.monotonic()
+            if time.monotonic() - waiting_since > 3:
+                await shopper.pay(int(paid_later.order_id))
+                paid_later.stage = "payment sent by the shopper"
+        if cancelled.stage == OrderStage.AWAITING_FULFILMENT:
+            await shopper.cancel(int(cancelled.order_id))
+            cancelled.stage = "cancelled by the merchant in the store"
+        if all(s.stage == s.expected for s in samples):
+            print("\nAll sample orders reached their expected stage.", flush=True)
+            return True
+        await asyncio.sleep(0.5)
+    late = ", ".join(f"{s.order_id} ({s.stage}, expected {s.expected})" for s in samples if s.stage != s.expected)
+    print(f"\nNot all sample orders got there within {DONE_TIMEOUT_S} s: {late}", flush=True)
+    return False
+
+
+async def _stage(client: Client, order_id: str) -> tuple[str, str]:
+    try:
+        progress = await operator.show_order(client, STORE_ID, order_id)
+    except RPCError:
+        return "(not started yet)", ""
+    return progress.stage.value, progress.parked.reason if progress.parked else ""
+
+
+def _print_next_steps(stack: EmbeddedStack, samples: list[Sample]) -> None:
+    parked = next(s for s in samples if s.expected == OrderStage.PARKED)
+    ui = stack.temporal.ui_url
+    print(
+        f"""
+Temporal Web UI        {ui}/namespaces/default/workflows
+  parked orders        {ui}/namespaces/default/workflows?query={quote("NeedsAttention = true")}
+WooCommerce sandbox    {stack.store_url}/wp-json/wc/v3/orders  (OAuth 1.0a; key in sandbox/woocommerce/config.py)
+Tryton ERP             {stack.tryton.url}  (database {stack.tryton.database}, user integration)
+
+Try the operator CLI:
+  export RETAIL_SYNC_CONFIG={stack.config_path}
+  .venv/bin/retail-sync orders list
+  .venv/bin/retail-sync orders list --parked
+  .venv/bin/retail-sync orders show {STORE_ID} {parked.order_id}
+  .venv/bin/retail-sync orders cancel {STORE_ID} {parked.order_id} --reason "poster sold out"
+""",
+        flush=True,
+    )

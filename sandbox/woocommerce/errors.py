@@ -1,0 +1,27 @@
+"""WordPress REST errors: `{code, message, data: {status, ...}}`, raised anywhere, rendered once."""
+
+
+class WooError(Exception):
+    def __init__(self, status: int, code: str, message: str, **data) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.data = data
+
+    def body(self) -> dict:
+        return {"code": self.code, "message": self.message, "data": {"status": self.status, **self.data}}
+
+
+def invalid_params(params: dict[str, str]) -> WooError:
+    """WordPress argument validation failure, e.g. per_page=101."""
+    return WooError(400, "rest_invalid_param", f"Invalid parameter(s): {', '.join(params)}", params=params)
+
+
+def no_route() -> WooError:
+    return WooError(404, "rest_no_route", "No route was found matching the URL and request method.")
+
+
+def invalid_id(post_type: str, status: int) -> WooError:
+    """CRUD resources answer an unknown id with 404 on GET/DELETE but 400 on update."""
+    return WooError(status, f"woocommerce_rest_{post_type}_invalid_id", "Invalid ID.")

@@ -1,0 +1,97 @@
+"""A shopper and a merchant acting on a store through its REST API: place, pay and cancel orders.
+
+Used by the demo, the end-to-end tests and the benchmarks. It speaks WooCommerce's own
+field names on purpose: it plays the storefront, not retail-sync.
+"""
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from adapters.oauth1 import OAuth1QueryAuth
+
+CUSTOMERS = {
+    "zoe": {
+        "first_name": "Zoë", "last_name": "Müller", "company": "", "address_1": "Große Straße 12",
+        "address_2": "", "city": "Köln", "state": "", "postcode": "50667", "country": "DE",
+        "email": "zoe.mueller@example.de", "phone": "+49 221 123456",
+    },
+    "lukasz": {
+        "first_name": "Łukasz", "last_name": "Wiśniewski", "company": "Kawiarnia Łódź", "address_1": "ul. Piotrkowska 104",
+        "address_2": "lok. 3", "city": "Łódź", "state": "", "postcode": "90-926", "country": "PL",
+        "email": "lukasz@example.pl", "phone": "",
+    },
+}  # fmt: skip
+
+
+class Shopper:
+    def __init__(self, store_url: str, consumer_key: str, consumer_secret: str) -> None:
+        auth = (
+            httpx.BasicAuth(consumer_key, consumer_secret)
+            if store_url.startswith("https://")
+            else OAuth1QueryAuth(store_url, consumer_key, consumer_secret)
+        )
+        self._http = httpx.AsyncClient(base_url=store_url.rstrip("/") + "/wp-json/wc/v3/", auth=auth, timeout=30)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def place_order(
+        self,
+        lines: list[tuple[str, int]],
+        *,
+        paid: bool,
+        customer: str = "zoe",
+        customer_id: int = 0,
+        shipping_total: str = "4.90",
+    ) -> dict[str, Any]:
+        """A checkout: lines as (SKU, quantity); `paid` is what the payment gateway reports."""
+        address = CUSTOMERS[customer]
+        body = {
+            "payment_method": "stripe" if paid else "bacs",
+            "payment_method_title": "Credit card (Stripe)" if paid else "Direct bank transfer",
+            "set_paid": paid,
+            "customer_id": customer_id,
+            "billing": address,
+            "shipping": {k: v for k, v in address.items() if k != "email"},
+            "line_items": [await self._line(sku, quantity) for sku, quantity in lines],
+            "shipping_lines": [{"method_id": "flat_rate", "method_title": "Flat rate", "total": shipping_total}],
+        }
+        if paid:
+            body["transaction_id"] = f"ch_{abs(hash(tuple(lines))) % 10**10}"
+        return await self._send("POST", "orders", body)
+
+    async def pay(self, order_id: int) -> dict[str, Any]:
+        return await self._send("PUT", f"orders/{order_id}", {"set_paid": True, "transaction_id": f"tx-{order_id}"})
+
+    async def cancel(self, order_id: int) -> dict[str, Any]:
+        return await self._send("PUT", f"orders/{order_id}", {"status": "cancelled"})
+
+    async def get_order(self, order_id: int | str) -> dict[str, Any]:
+        return await self._send("GET", f"orders/{order_id}")
+
+    async def order_notes(self, order_id: int | str) -> list[dict[str, Any]]:
+        return await self._send("GET", f"orders/{order_id}/notes")
+
+    async def add_product(self, sku: str, name: str, price: Decimal, stock: int = 10) -> dict[str, Any]:
+        """The merchant lists a product (idempotent by SKU)."""
+        existing = await self._send("GET", "products", params={"sku": sku})
+        if existing:
+            return existing[0]
+        body = {"name": name, "sku": sku, "type": "simple", "regular_price": str(price),
+                "manage_stock": True, "stock_quantity": stock}  # fmt: skip
+        return await self._send("POST", "products", body)
+
+    async def _line(self, sku: str, quantity: int) -> dict[str, Any]:
+        found = await self._send("GET", "products", params={"sku": sku})
+        if not found:
+            raise LookupError(f"no product with SKU {sku!r} in the store")
+        product = found[0]
+        if product.get("type") == "variation":
+            return {"product_id": product["parent_id"], "variation_id": product["id"], "quantity": quantity}
+        return {"product_id": product["id"], "quantity": quantity}
+
+    async def _send(self, method: str, path: str, body: dict | None = None, params: dict | None = None) -> Any:
+        response = await self._http.request(method, path, json=body, params=params)
+        response.raise_for_status()
+        return response.json()

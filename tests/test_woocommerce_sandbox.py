@@ -1,0 +1,336 @@
+"""The WooCommerce sandbox over real HTTP: the behaviours of the contract note our adapter relies on."""
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+from datetime import datetime, timedelta
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+
+from sandbox.woocommerce import SandboxConfig, run_woocommerce_sandbox
+from tests.plugins.woocommerce import WooOAuth, free_port
+
+
+async def _product(woo, sku: str) -> dict:
+    (product,) = (await woo.get("/products", params={"sku": sku})).json()
+    return product
+
+
+async def _new_order(woo, **extra) -> dict:
+    tee = await _product(woo, "TEE-CLASSIC")
+    response = await woo.post("/orders", json={"line_items": [{"product_id": tee["id"], "quantity": 1}], **extra})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+# Authentication
+
+
+async def test_basic_auth_works_when_the_home_url_is_https():
+    port = free_port()
+    config = SandboxConfig(port=port, home_url="https://127.0.0.1:{port}")
+    async with run_woocommerce_sandbox(config) as store:
+        key, secret = config.api_keys[0].consumer_key, config.api_keys[0].consumer_secret
+        async with httpx.AsyncClient(base_url=f"{store.url}/wp-json/wc/v3") as client:
+            assert (await client.get("/orders", auth=(key, secret))).status_code == 200
+            by_query = await client.get("/orders", params={"consumer_key": key, "consumer_secret": secret})
+            assert by_query.status_code == 200
+            wrong = await client.get("/orders", auth=(key, "cs_wrong"))
+    assert wrong.status_code == 401
+    assert wrong.json() == {"code": "woocommerce_rest_authentication_error", "message": "Consumer secret is invalid.",
+                            "data": {"status": 401}}
+    assert wrong.headers["WWW-Authenticate"].startswith('Basic realm="WooCommerce API.')
+
+
+async def test_basic_and_query_credentials_are_ignored_over_http(woo_sandbox):
+    async with httpx.AsyncClient(base_url=woo_sandbox.api_url) as client:
+        basic = await client.get("/orders", auth=(woo_sandbox.consumer_key, woo_sandbox.consumer_secret))
+        query = await client.get("/orders", params={"consumer_key": woo_sandbox.consumer_key,
+                                                    "consumer_secret": woo_sandbox.consumer_secret})
+    for response in (basic, query):
+        assert response.status_code == 401
+        assert response.json() == {"code": "woocommerce_rest_cannot_view",
+                                   "message": "Sorry, you cannot list resources.", "data": {"status": 401}}
+        assert "WWW-Authenticate" not in response.headers
+
+
+@pytest.mark.parametrize("method,in_header", [("HMAC-SHA1", False), ("HMAC-SHA256", True)])
+async def test_oauth_signed_against_the_home_url_is_accepted(woo_sandbox, method, in_header):
+    async with woo_sandbox.client(method=method, in_header=in_header) as client:
+        response = await client.get("/products", params={"per_page": 5, "status": "publish"})
+    assert response.status_code == 200
+    skus = {p["sku"] for p in response.json()}
+    assert {"TEE-CLASSIC", "HOODIE"} <= skus and "HOODIE-S" not in skus  # variations are not listed
+
+
+async def test_oauth_refusals_have_the_exact_woocommerce_bodies(woo_sandbox):
+    other_host = WooOAuth(woo_sandbox.consumer_key, woo_sandbox.consumer_secret,
+                          woo_sandbox.home_url.replace("127.0.0.1", "localhost"))
+    replayed = woo_sandbox.auth(nonce="same-nonce-twice")
+    async with httpx.AsyncClient(base_url=woo_sandbox.api_url) as client:
+        bad_signature = await client.get("/orders", auth=other_host)
+        first = await client.get("/orders", auth=replayed)
+        replay = await client.get("/orders", auth=replayed)
+        unknown = await client.get("/orders", auth=WooOAuth("ck_unknown", "cs", woo_sandbox.home_url))
+        partial = await client.get("/orders", params={"oauth_consumer_key": woo_sandbox.consumer_key})
+
+    def error(message):
+        return {"code": "woocommerce_rest_authentication_error", "message": message, "data": {"status": 401}}
+
+    assert (bad_signature.status_code, bad_signature.json()) == (
+        401, error("Invalid signature - provided signature does not match."))
+    assert first.status_code == 200
+    assert (replay.status_code, replay.json()) == (401, error("Invalid nonce - nonce has already been used."))
+    assert unknown.json() == error("Consumer key is invalid.")
+    assert partial.json()["code"] == "woocommerce_rest_authentication_missing_parameter"
+    assert partial.json()["message"] == ("Missing OAuth parameters oauth_timestamp, oauth_nonce, oauth_signature, "
+                                         "oauth_signature_method")
+
+
+async def test_a_read_only_key_cannot_write(woo_sandbox):
+    auth = WooOAuth(woo_sandbox.read_only_key, woo_sandbox.read_only_secret, woo_sandbox.home_url)
+    async with httpx.AsyncClient(base_url=woo_sandbox.api_url, auth=auth) as client:
+        read = await client.get("/orders")
+        write = await client.post("/orders", json={"status": "pending"})
+    assert read.status_code == 200
+    assert write.status_code == 401
+    assert write.content == (b'{"code":"woocommerce_rest_authentication_error","message":"The API key provided does '
+                             b'not have write permissions.","data":{"status":401}}')
+
+
+# Orders: listing
+
+
+async def test_pagination_headers_and_links_echo_the_callers_query(woo_sandbox, woo):
+    for _ in range(3):
+        await _new_order(woo)
+    total = int((await woo.get("/orders")).headers["X-WP-Total"])
+    first = await woo.get("/orders", params={"per_page": 2, "orderby": "id", "order": "asc"})
+    assert first.headers["X-WP-Total"] == str(total)
+    assert first.headers["X-WP-TotalPages"] == str(-(-total // 2))
+    next_link = first.headers["Link"]
+    assert next_link.startswith(f"<{woo_sandbox.home_url}/wp-json/wc/v3/orders?per_page=2&orderby=id&order=asc")
+    assert 'rel="next"' in next_link and 'rel="prev"' not in next_link
+    assert f"oauth_consumer_key={woo_sandbox.consumer_key}" in next_link and "oauth_signature=" in next_link
+    second = await woo.get("/orders", params={"per_page": 2, "page": 2, "orderby": "id", "order": "asc"})
+    assert 'rel="prev"' in second.headers["Link"]
+    assert max(o["id"] for o in first.json()) < min(o["id"] for o in second.json())
+    past_end = await woo.get("/orders", params={"per_page": 2, "page": 999})
+    assert past_end.json() == [] and past_end.headers["X-WP-Total"] == str(total)
+
+
+async def test_per_page_over_100_is_an_invalid_param(woo):
+    response = await woo.get("/orders", params={"per_page": 101})
+    assert response.status_code == 400
+    assert response.json() == {"code": "rest_invalid_param", "message": "Invalid parameter(s): per_page", "data": {
+        "status": 400, "params": {"per_page": "per_page must be between 1 (inclusive) and 100 (inclusive)"}}}
+
+
+async def test_modified_after_without_gmt_flag_is_read_in_the_store_timezone(woo):
+    order = await _new_order(woo)
+    modified_gmt = datetime.fromisoformat(order["date_modified_gmt"])
+    later_in_utc = (modified_gmt + timedelta(minutes=30)).isoformat()
+    params = {"include": order["id"]}
+
+    async def ids(**query):
+        return [o["id"] for o in (await woo.get("/orders", params={**params, **query})).json()]
+
+    assert await ids(modified_after=later_in_utc) == [order["id"]]  # Paris wall time is ahead of UTC: pitfall
+    assert await ids(modified_after=later_in_utc, dates_are_gmt="true") == []
+    assert await ids(modified_after=later_in_utc + "Z") == []
+    bad = await woo.get("/orders", params={"modified_after": "yesterday"})
+    assert bad.json()["data"]["params"] == {"modified_after": "Invalid date."}
+
+
+# Orders: writing
+
+
+async def test_unknown_order_is_404_on_get_and_400_on_put(woo):
+    got = await woo.get("/orders/999999")
+    put = await woo.put("/orders/999999", json={"status": "completed"})
+    assert (got.status_code, got.json()["code"]) == (404, "woocommerce_rest_shop_order_invalid_id")
+    assert put.status_code == 400
+    assert put.json() == {"code": "woocommerce_rest_shop_order_invalid_id", "message": "Invalid ID.",
+                          "data": {"status": 400}}
+
+
+async def test_order_totals_with_variation_coupon_fee_shipping_and_two_tax_rates(woo):
+    hoodie = await _product(woo, "HOODIE-M")
+    response = await woo.post("/orders", json={
+        "line_items": [{"product_id": hoodie["parent_id"], "variation_id": hoodie["id"], "quantity": 2},
+                       {"sku": "BOOK-COFFEE", "quantity": 1}],
+        "coupon_lines": [{"code": "WELCOME10"}],
+        "fee_lines": [{"name": "Gift wrap", "total": "5.00"}],
+        "shipping_lines": [{"method_id": "flat_rate", "method_title": "Flat rate", "total": "10.00"}],
+        "billing": {"first_name": "Ada", "email": "ada@example.com"},
+    })
+    assert response.status_code == 201
+    order = response.json()
+    assert response.headers["Location"].endswith(f"/wp-json/wc/v3/orders/{order['id']}")
+    hoodie_line, book_line = order["line_items"]
+    assert (hoodie_line["product_id"], hoodie_line["variation_id"], hoodie_line["sku"]) == (
+        hoodie["parent_id"], hoodie["id"], "HOODIE-M")
+    assert (hoodie_line["subtotal"], hoodie_line["total"], hoodie_line["total_tax"]) == ("90.00", "81.00", "16.20")
+    assert hoodie_line["price"] == 40.5 and isinstance(book_line["price"], int) and book_line["price"] == 27
+    assert (book_line["total"], book_line["total_tax"], book_line["taxes"][0]["id"]) == ("27.00", "1.49", 2)
+    assert {k: order[k] for k in ("discount_total", "discount_tax", "shipping_total", "shipping_tax", "cart_tax",
+                                  "total_tax", "total")} == {
+        "discount_total": "12.00", "discount_tax": "1.96", "shipping_total": "10.00", "shipping_tax": "2.00",
+        "cart_tax": "18.69", "total_tax": "20.69", "total": "143.69"}
+    assert [(t["rate_id"], t["rate_percent"], t["tax_total"], t["shipping_tax_total"]) for t in order["tax_lines"]] == [
+        (1, 20.0, "17.20", "2.00"), (2, 5.5, "1.49", "0.00")]
+    assert order["coupon_lines"][0]["code"] == "welcome10" and order["coupon_lines"][0]["discount"] == "12.00"
+    assert order["status"] == "pending" and order["date_paid_gmt"] is None and order["customer_id"] == 0
+
+
+async def test_paying_reduces_stock_with_a_note_and_cancelling_restores_it(woo):
+    mug = await _product(woo, "MUG-CERAMIC")
+    before = mug["stock_quantity"]
+    order = await _new_order(woo, line_items=[{"product_id": mug["id"], "quantity": 3}])
+    assert (await _product(woo, "MUG-CERAMIC"))["stock_quantity"] == before  # pending: untouched
+    paid = (await woo.put(f"/orders/{order['id']}", json={"set_paid": True, "transaction_id": "pi_1"})).json()
+    assert paid["status"] == "processing" and paid["date_paid_gmt"] and paid["transaction_id"] == "pi_1"
+    assert {"key": "_reduced_stock", "value": "3"}.items() <= paid["line_items"][0]["meta_data"][0].items()
+    assert paid["date_modified_gmt"] >= order["date_modified_gmt"]
+    assert (await _product(woo, "MUG-CERAMIC"))["stock_quantity"] == before - 3
+    notes = [n["note"] for n in (await woo.get(f"/orders/{order['id']}/notes", params={"type": "internal"})).json()]
+    assert f"Stock levels reduced: Ceramic Mug (MUG-CERAMIC) {before}\u2192{before - 3}" in notes
+    await woo.put(f"/orders/{order['id']}", json={"status": "cancelled"})
+    assert (await _product(woo, "MUG-CERAMIC"))["stock_quantity"] == before
+
+
+async def test_unknown_product_line_is_accepted_empty(woo):
+    order = await _new_order(woo, line_items=[{"product_id": 987654, "quantity": 2}])
+    line = order["line_items"][0]
+    assert (line["product_id"], line["name"], line["total"], line["sku"]) == (0, "", "0.00", None)
+
+
+async def test_meta_data_upserts_by_key(woo):
+    order = await _new_order(woo, meta_data=[{"key": "_retail_sync", "value": "a"}])
+    updated = (await woo.put(f"/orders/{order['id']}", json={"meta_data": [{"key": "_retail_sync", "value": "b"}]}))
+    meta = updated.json()["meta_data"]
+    assert [(m["key"], m["value"]) for m in meta] == [("_retail_sync", "b")]
+    assert meta[0]["id"] == order["meta_data"][0]["id"]
+
+
+# Products
+
+
+async def test_variation_is_found_by_sku_but_only_writable_through_its_parent(woo):
+    variation = await _product(woo, "HOODIE-S")
+    assert variation["type"] == "variation" and variation["parent_id"]
+    direct = await woo.put(f"/products/{variation['id']}", json={"stock_quantity": 5})
+    assert (direct.status_code, direct.json()["code"]) == (404, "woocommerce_rest_invalid_product_id")
+    nested = await woo.put(f"/products/{variation['parent_id']}/variations/{variation['id']}",
+                           json={"stock_quantity": "13"})
+    assert nested.status_code == 200 and nested.json()["stock_quantity"] == 13
+    duplicate = await woo.post("/products", json={"name": "Copy", "sku": "HOODIE-S"})
+    assert duplicate.status_code == 400 and duplicate.json()["code"] == "product_invalid_sku"
+    assert duplicate.json()["data"]["resource_id"] == variation["id"]
+
+
+# Webhooks
+
+
+async def _subscribe(woo, receiver, topic: str, secret: str = "s3cr3t&<x>") -> dict:
+    response = await woo.post("/webhooks", json={"name": topic, "topic": topic, "delivery_url": receiver.url,
+                                                 "secret": secret})
+    assert response.status_code == 201
+    assert "secret" not in response.json()
+    return response.json()
+
+
+async def test_ping_is_unsigned_form_and_deliveries_are_signed_on_raw_bytes(woo_sandbox, woo, webhook_receiver):
+    secret = "s3cr3t&<x>"
+    webhook = await _subscribe(woo, webhook_receiver, "order.created", secret)
+    (ping,) = await webhook_receiver.wait_for(1)
+    assert parse_qs(ping["body"].decode()) == {"webhook_id": [str(webhook["id"])]}
+    assert ping["headers"]["content-type"] == "application/x-www-form-urlencoded"
+    assert not [h for h in ping["headers"] if h.startswith("x-wc-")]
+
+    order = await _new_order(woo)
+    await woo.post(f"/orders/{order['id']}/notes", json={"note": "no webhook for me"})
+    delivery = (await webhook_receiver.wait_for(2))[1]
+    headers, body = delivery["headers"], delivery["body"]
+    expected = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+    assert hmac.compare_digest(headers["x-wc-webhook-signature"], expected)
+    assert b"\\/" in body  # escaped slashes: only the raw bytes verify
+    assert headers["x-wc-webhook-source"] == woo_sandbox.home_url + "/"
+    assert (headers["x-wc-webhook-topic"], headers["x-wc-webhook-resource"], headers["x-wc-webhook-event"]) == (
+        "order.created", "order", "created")
+    assert headers["x-wc-webhook-id"] == str(webhook["id"]) and headers["x-wc-webhook-delivery-id"]
+    assert headers["user-agent"].startswith("WooCommerce/") and "Hookshot (WordPress/" in headers["user-agent"]
+    assert json.loads(body)["id"] == order["id"]
+    await asyncio.sleep(0.4)
+    assert len(webhook_receiver.received) == 2  # the note fired nothing
+    await woo.delete(f"/webhooks/{webhook['id']}", params={"force": "true"})
+
+
+async def test_payload_is_built_at_delivery_time_and_bursts_coalesce(woo, webhook_receiver):
+    webhook = await _subscribe(woo, webhook_receiver, "order.updated")
+    await webhook_receiver.wait_for(1)
+    order = await _new_order(woo)
+    await woo.put(f"/orders/{order['id']}", json={"status": "on-hold"})
+    await woo.put(f"/orders/{order['id']}", json={"status": "completed"})
+    await webhook_receiver.wait_for(2)
+    await asyncio.sleep(0.4)
+    deliveries = webhook_receiver.received[1:]
+    assert len(deliveries) == 1  # create + two updates within the delay: one job for (webhook, order)
+    assert json.loads(deliveries[0]["body"])["status"] == "completed"
+    await woo.delete(f"/webhooks/{webhook['id']}", params={"force": "true"})
+
+
+async def test_seventh_consecutive_failure_disables_the_webhook(woo_sandbox, woo, webhook_receiver):
+    webhook_receiver.status = 500
+    webhook = await _subscribe(woo, webhook_receiver, "order.created")
+    await webhook_receiver.wait_for(1)
+    for expected_deliveries in range(1, 8):
+        await _new_order(woo)
+        await webhook_receiver.wait_for(1 + expected_deliveries)
+        await asyncio.sleep(0.05)
+        status = (await woo.get(f"/webhooks/{webhook['id']}")).json()["status"]
+        assert status == ("disabled" if expected_deliveries == 7 else "active")
+    await _new_order(woo)
+    await asyncio.sleep(0.4)
+    assert len(webhook_receiver.received) == 8  # ping + 7 failures; nothing for a disabled webhook
+    async with httpx.AsyncClient(base_url=woo_sandbox.url) as control:
+        log = (await control.get("/__sandbox/webhook-deliveries")).json()
+    last = [entry for entry in log if entry["webhook_id"] == webhook["id"]][-1]
+    assert (last["status_code"], last["failure_count"], last["webhook_status"]) == (500, 6, "disabled")
+    await woo.delete(f"/webhooks/{webhook['id']}", params={"force": "true"})
+
+
+# Host behaviour
+
+
+async def test_host_faults_answer_before_wordpress(woo_sandbox, woo):
+    async with httpx.AsyncClient(base_url=woo_sandbox.url) as control:
+        await control.post("/__sandbox/faults", json={"status": 429, "retry_after": "2", "count": 1,
+                                                      "path_prefix": "/wp-json/wc/v3/orders"})
+        limited = await woo.get("/orders")
+        after = await woo.get("/orders")
+        await control.delete("/__sandbox/faults")
+    assert (limited.status_code, limited.headers["Retry-After"]) == (429, "2")
+    assert after.status_code == 200
+
+
+async def test_store_keeps_its_orders_and_ids_across_a_restart(tmp_path):
+    from sandbox.woocommerce.config import DEMO_KEY, SandboxConfig
+    from sandbox.woocommerce.server import run_woocommerce_sandbox
+    from sandbox.woocommerce.shopper import Shopper
+
+    config = SandboxConfig(state_file=tmp_path / "store.pickle", webhook_delay_s=0)
+    async with run_woocommerce_sandbox(config) as first:
+        shopper = Shopper(first.url, DEMO_KEY.consumer_key, DEMO_KEY.consumer_secret)
+        placed = await shopper.place_order([("MUG-CERAMIC", 1)], paid=True)
+        await shopper.aclose()
+    async with run_woocommerce_sandbox(config) as second:
+        shopper = Shopper(second.url, DEMO_KEY.consumer_key, DEMO_KEY.consumer_secret)
+        kept = await shopper.get_order(placed["id"])
+        later = await shopper.place_order([("MUG-CERAMIC", 1)], paid=True)
+        await shopper.aclose()
+    assert kept["status"] == "processing" and kept["total"] == placed["total"]
+    assert later["id"] > placed["id"]
