@@ -1,0 +1,256 @@
+"""Turn a freshly initialised Tryton database into the demo retailer's ERP.
+
+Runs in its own interpreter (`python -m embedded.tryton_bootstrap CONF DB`, settings as
+JSON on stdin so the integration password never reaches argv or a log), because proteus
+loads the whole Tryton pool into the process that calls it.
+
+Everything the integration relies on is created here, as admin: the EUR company, its
+chart of accounts and fiscal years, one tax per store tax rate, the demo catalogue with
+stock, every country, the `integration` user and the web shop whose `web_id`s make sale
+creation idempotent.
+"""
+import datetime as dt
+import json
+import sys
+from decimal import Decimal
+from itertools import groupby
+
+from proteus import Model, Wizard
+from proteus import config as proteus_config
+
+from embedded import demo_catalog
+from embedded.countries import COUNTRIES
+
+MODULES = ("sale", "web_shop")
+COMPANY_NAME = "Retail Sync Demo"
+COMPANY_COUNTRY = "FR"
+CHART = "account.account_template_root_en"
+TAX_ACCOUNT_CODE = "6.3.4"  # "Excise And Sales Taxes" in Tryton's English chart
+INTEGRATION_GROUPS = (
+    "Sales",
+    "Sales Administrator",
+    "Stock",
+    "Stock Administration",
+    "Accounting",
+    "Product Administration",
+    "Party Administration",
+)
+
+
+def main(config_file: str, database: str, settings: dict) -> None:
+    proteus_config.set_trytond(database, config_file=config_file)
+    countries = create_countries()
+    eur = create_currency()
+    company = create_company(eur, countries[COMPANY_COUNTRY])
+    accounts = create_chart(company)
+    for year in (dt.date.today().year, dt.date.today().year + 1):
+        create_fiscal_year(company, year)
+    taxes = create_taxes(accounts["tax"])
+    create_default_payment_term()
+    categories = create_tax_categories(taxes, accounts)
+    goods = create_catalogue(categories)
+    create_services(categories[""])
+    stock_goods(goods)
+    create_integration_user(company, settings["user"], settings["password"])
+    create_web_shop(company, eur, settings["web_shop"])
+
+
+def create_countries() -> dict:
+    Country = Model.get("country.country")
+    created = Country.create([{"code": code, "name": name} for code, name in COUNTRIES], {})
+    return dict(zip((code for code, _ in COUNTRIES), created))
+
+
+def create_currency():
+    Currency = Model.get("currency.currency")
+    currency = Currency(name="Euro", symbol="€", code=demo_catalog.CURRENCY, rounding=Decimal("0.01"), digits=2)
+    currency.save()
+    return currency
+
+
+def create_company(currency, country_id: int):
+    Party = Model.get("party.party")
+    User = Model.get("res.user")
+    party = Party(name=COMPANY_NAME)
+    address = party.addresses[0] if party.addresses else party.addresses.new()
+    address.country = Model.get("country.country")(country_id)
+    party.save()
+    wizard = Wizard("company.company.config")
+    wizard.execute("company")
+    wizard.form.party = party
+    wizard.form.currency = currency
+    wizard.execute("add")
+    proteus_config.get_config()._context = User.get_preferences(True, {})
+    (company,) = Model.get("company.company").find()
+    return company
+
+
+def create_chart(company) -> dict:
+    """Tryton's generic English chart; its receivable/payable/revenue/expense become the defaults."""
+    ModelData = Model.get("ir.model.data")
+    Account = Model.get("account.account")
+    config = proteus_config.get_config()
+    wizard = Wizard("account.create_chart")
+    wizard.execute("account")
+    wizard.form.account_template = Model.get("account.account.template")(ModelData.get_id(CHART, config.context))
+    wizard.form.company = company
+    wizard.execute("create_account")
+
+    def account(domain):
+        (found,) = Account.find([("company", "=", company.id), ("closed", "!=", True), *domain], limit=1)
+        return found
+
+    kinds = ("receivable", "payable", "revenue", "expense")
+    accounts = {kind: account([(f"type.{kind}", "=", True)]) for kind in kinds}
+    accounts["tax"] = account([("code", "=", TAX_ACCOUNT_CODE)])
+    wizard.form.account_receivable = accounts["receivable"]
+    wizard.form.account_payable = accounts["payable"]
+    wizard.form.category_account_revenue = accounts["revenue"]
+    wizard.form.category_account_expense = accounts["expense"]
+    wizard.execute("create_properties")
+    return accounts
+
+
+def create_fiscal_year(company, year: int) -> None:
+    """A calendar year with monthly periods and its own move and invoice sequences."""
+    FiscalYear = Model.get("account.fiscalyear")
+    Sequence = Model.get("ir.sequence.strict")
+    SequenceType = Model.get("ir.sequence.type")
+
+    def sequence(type_name):
+        (sequence_type,) = SequenceType.find([("name", "=", type_name)], limit=1)
+        sequence = Sequence(name=f"{type_name} {year}", sequence_type=sequence_type, company=company)
+        sequence.save()
+        return sequence
+
+    fiscal_year = FiscalYear(
+        name=str(year),
+        start_date=dt.date(year, 1, 1),
+        end_date=dt.date(year, 12, 31),
+        company=company,
+        move_sequence=sequence("Account Move"),
+    )
+    invoice_sequence = sequence("Invoice")
+    (sequences,) = fiscal_year.invoice_sequences
+    for kind in ("out_invoice", "in_invoice", "out_credit_note", "in_credit_note"):
+        setattr(sequences, f"{kind}_sequence", invoice_sequence)
+    fiscal_year.click("create_period")
+
+
+def create_taxes(account) -> dict:
+    """One customer VAT per store tax class, with the store's rate."""
+    Tax = Model.get("account.tax")
+    TaxGroup = Model.get("account.tax.group")
+    group = TaxGroup(name="VAT", code="VAT", kind="sale")
+    group.save()
+    taxes = {}
+    for rate in demo_catalog.TAX_RATES:
+        tax = Tax(
+            name=rate.name,
+            description=rate.name,
+            group=group,
+            type="percentage",
+            rate=rate.percent / 100,
+            invoice_account=account,
+            credit_note_account=account,
+        )
+        tax.save()
+        taxes[rate.tax_class] = tax
+    return taxes
+
+
+def create_default_payment_term() -> None:
+    PaymentTerm = Model.get("account.invoice.payment_term")
+    term = PaymentTerm(name="Direct")
+    term.lines.new(type="remainder")
+    term.save()
+    configuration = Model.get("account.configuration")(1)
+    configuration.default_customer_payment_term = term
+    configuration.save()
+
+
+def create_tax_categories(taxes: dict, accounts: dict) -> dict:
+    """An accounting category per tax class: it gives products their revenue account and VAT."""
+    Category = Model.get("product.category")
+    categories = {}
+    for tax_class, tax in taxes.items():
+        category = Category(name=tax.name, accounting=True)
+        category.account_revenue = accounts["revenue"]
+        category.account_expense = accounts["expense"]
+        category.customer_taxes.append(tax)
+        category.save()
+        categories[tax_class] = category
+    return categories
+
+
+def create_catalogue(categories: dict) -> list:
+    """Goods per demo product; variations share a template whose code is the parent SKU."""
+    Template = Model.get("product.template")
+    (unit,) = Model.get("product.uom").find([("name", "=", "Unit")])
+    goods = []
+    for parent_sku, group in groupby(demo_catalog.PRODUCTS, key=lambda p: p.parent_sku or p.sku):
+        variants = list(group)
+        first = variants[0]
+        is_variable = first.parent_sku is not None
+        template = Template(
+            name=demo_catalog.VARIABLE_PARENTS[parent_sku] if is_variable else first.name,
+            code=parent_sku if is_variable else None,
+            type="goods",
+            salable=True,
+            default_uom=unit,
+            list_price=first.price,
+            account_category=categories[first.tax_class],
+        )
+        suffixes = [v.sku.removeprefix(parent_sku) if is_variable else v.sku for v in variants]
+        template.products[0].suffix_code = suffixes[0]
+        for suffix in suffixes[1:]:
+            template.products.new(suffix_code=suffix)
+        template.save()
+        goods.extend(zip(template.products, (v.stock for v in variants)))
+    return goods
+
+
+def create_services(category) -> None:
+    """Service products carrying the store's shipping and fee lines, at the standard rate."""
+    Template = Model.get("product.template")
+    (unit,) = Model.get("product.uom").find([("name", "=", "Unit")])
+    for sku, name in ((demo_catalog.SHIPPING_SKU, "Shipping"), (demo_catalog.FEE_SKU, "Fee")):
+        template = Template(
+            name=name, type="service", salable=True, default_uom=unit, list_price=Decimal(0), account_category=category
+        )
+        template.products[0].suffix_code = sku
+        template.save()
+
+
+def stock_goods(goods: list) -> None:
+    Inventory = Model.get("stock.inventory")
+    (storage,) = Model.get("stock.location").find([("code", "=", "STO")])
+    inventory = Inventory(location=storage)
+    for product, quantity in goods:
+        inventory.lines.new(product=product, quantity=float(quantity))
+    inventory.click("confirm")
+
+
+def create_integration_user(company, login: str, password: str) -> None:
+    User = Model.get("res.user")
+    Group = Model.get("res.group")
+    groups = Group.find([("name", "in", INTEGRATION_GROUPS)])
+    if len(groups) != len(INTEGRATION_GROUPS):
+        raise RuntimeError(f"Tryton groups missing: expected {INTEGRATION_GROUPS}")
+    user = User(name="retail-sync integration", login=login, password=password)
+    user.groups.extend(groups)
+    user.companies.append(company)
+    user.company = company
+    user.save()
+
+
+def create_web_shop(company, currency, name: str) -> None:
+    Shop = Model.get("web.shop")
+    (warehouse,) = Model.get("stock.location").find([("type", "=", "warehouse")])
+    shop = Shop(name=name, company=company, currency=currency)
+    shop.warehouses.append(warehouse)
+    shop.save()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2], json.load(sys.stdin))
