@@ -1,0 +1,374 @@
+"""WooCommerce REST v3 client for one store: orders, notes, order meta and webhooks.
+
+Callers get canonical models and typed errors, never WooCommerce field names. Every
+request waits for the store's rate budget; idempotent ones (GET, PUT of absolute values)
+are retried here a few times, POSTs never, because WooCommerce has no idempotency keys.
+Share one client per store in a process so the budget covers all of that store's calls.
+"""
+import email.utils
+import json
+import logging
+import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_random_exponential
+
+from adapters.errors import AdapterError, NonRetryableError, RetryableError
+from adapters.oauth1 import OAuth1QueryAuth
+from adapters.rate_budget import RateBudget
+from adapters.woocommerce_orders import InvalidOrderPayload, order_from_woocommerce
+from canonical import Order
+from config import StoreSettings
+
+SYSTEM = "woocommerce"
+RETRYABLE_STATUSES = frozenset({408, 429, 502, 503, 504})
+MAX_ATTEMPTS = 4
+MAX_INLINE_WAIT_S = 30.0
+"""A longer Retry-After is handed to the caller (the workflow retries later) instead of blocking."""
+
+logger = logging.getLogger(__name__)
+
+
+class _RedactSignatures(logging.Filter):
+    """Blank auth values in httpx's request-URL lines (INFO) and httpcore's raw header traces (DEBUG).
+
+    Over http our query carries an OAuth signature, and WooCommerce echoes it (or, with query
+    credentials, the consumer secret) into every `Link` header.
+    """
+
+    pattern = re.compile(r"(oauth_signature|consumer_secret)=[^&\s'\">]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = self.pattern.sub(r"\1=[redacted]", message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+for _name in ("httpx", "httpcore.http11", "httpcore.http2"):
+    logging.getLogger(_name).addFilter(_RedactSignatures())
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class OrdersPage(_Model):
+    items: list[Order]
+    page: int
+    total: int
+    total_pages: int
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.total_pages
+
+
+class OrderNote(_Model):
+    note_id: str
+    text: str
+    customer_visible: bool
+    author: str
+    created_at: datetime
+
+
+class Webhook(_Model):
+    webhook_id: str
+    name: str
+    status: str
+    topic: str
+    delivery_url: str
+
+
+class WooCommerceClient:
+    def __init__(
+        self,
+        store: StoreSettings,
+        *,
+        budget: RateBudget | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.store_id = store.id
+        self._budget = budget or RateBudget(store.requests_per_second, store.burst)
+        self._http = httpx.AsyncClient(
+            base_url=store.url.rstrip("/") + "/wp-json/wc/v3/",
+            auth=_auth(store),
+            timeout=httpx.Timeout(store.timeout_s, connect=min(10.0, store.timeout_s)),
+            limits=httpx.Limits(max_connections=3),
+            headers={"Accept": "application/json", "User-Agent": "retail-sync"},
+            transport=transport,
+        )
+
+    async def __aenter__(self) -> "WooCommerceClient":
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def get_order(self, order_id: str | int) -> Order:
+        path = f"orders/{_id(order_id)}"
+        payload = await self._json("GET", path)
+        with self._reading("GET", path):
+            return order_from_woocommerce(self.store_id, payload)
+
+    async def list_orders(
+        self,
+        modified_after: datetime,
+        page: int,
+        per_page: int = 100,
+        statuses: Iterable[str] | None = None,
+    ) -> OrdersPage:
+        """One page of orders modified after an instant, oldest id first.
+
+        WooCommerce compares whole seconds, strictly after: pollers keep an overlap (contract §4).
+
+        Page URLs are built here, never taken from `Link`: WooCommerce echoes the
+        caller's credentials into it (contract §11).
+        """
+        if modified_after.tzinfo is None:
+            raise ValueError("modified_after must be timezone-aware")
+        params: dict[str, Any] = {
+            "modified_after": modified_after.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
+            "dates_are_gmt": "true",
+            "orderby": "id",
+            "order": "asc",
+            "page": page,
+            "per_page": per_page,
+        }
+        if statuses:
+            params["status"] = ",".join(statuses)
+        response = await self._call("GET", "orders", params=params)
+        payload = self._decode(response, "GET", "orders")
+        with self._reading("GET", "orders"):
+            return OrdersPage(
+                items=[self._listed_order(item) for item in payload],
+                page=page,
+                total=int(response.headers["X-WP-Total"]),
+                total_pages=int(response.headers["X-WP-TotalPages"]),
+            )
+
+    def _listed_order(self, payload: Any) -> Order:
+        """Name the order in the error, since one bad order fails its whole page."""
+        try:
+            return order_from_woocommerce(self.store_id, payload)
+        except InvalidOrderPayload as exc:
+            order_id = payload.get("id") if isinstance(payload, dict) else None
+            raise InvalidOrderPayload(f"order {order_id}: {exc}") from None
+
+    async def update_order_status(self, order_id: str | int, status: str) -> Order:
+        """Set the store's own status word (e.g. "completed", which e-mails the customer)."""
+        path = f"orders/{_id(order_id)}"
+        payload = await self._json("PUT", path, body={"status": status})
+        with self._reading("PUT", path):
+            return order_from_woocommerce(self.store_id, payload)
+
+    async def add_order_note(self, order_id: str | int, note: str, customer_visible: bool) -> OrderNote:
+        """Not retried: a lost response would duplicate the note (and a customer e-mail)."""
+        path = f"orders/{_id(order_id)}/notes"
+        payload = await self._json("POST", path, body={"note": note, "customer_note": customer_visible})
+        with self._reading("POST", path):
+            return _note(payload)
+
+    async def list_order_notes(self, order_id: str | int) -> list[OrderNote]:
+        path = f"orders/{_id(order_id)}/notes"
+        payload = await self._json("GET", path)
+        with self._reading("GET", path):
+            return [_note(item) for item in payload]
+
+    async def set_order_meta(self, order_id: str | int, key: str, value: str) -> None:
+        """Upsert one meta entry by key; WooCommerce leaves the other entries alone."""
+        await self._json("PUT", f"orders/{_id(order_id)}", body={"meta_data": [{"key": key, "value": value}]})
+
+    async def get_order_meta(self, order_id: str | int, key: str) -> str | None:
+        path = f"orders/{_id(order_id)}"
+        payload = await self._json("GET", path)
+        with self._reading("GET", path):
+            values = [entry["value"] for entry in payload["meta_data"] if entry["key"] == key]
+        if not values:
+            return None
+        return values[-1] if isinstance(values[-1], str) else json.dumps(values[-1])
+
+    async def list_webhooks(self) -> list[Webhook]:
+        webhooks: list[Webhook] = []
+        page, total_pages = 1, 1
+        while page <= total_pages:
+            response = await self._call("GET", "webhooks", params={"page": page, "per_page": 100})
+            payload = self._decode(response, "GET", "webhooks")
+            with self._reading("GET", "webhooks"):
+                webhooks += [_webhook(item) for item in payload]
+                total_pages = int(response.headers["X-WP-TotalPages"])
+            page += 1
+        return webhooks
+
+    async def create_webhook(self, name: str, topic: str, delivery_url: str, secret: str) -> Webhook:
+        body = {"name": name, "topic": topic, "delivery_url": delivery_url, "secret": secret, "status": "active"}
+        payload = await self._json("POST", "webhooks", body=body)
+        with self._reading("POST", "webhooks"):
+            return _webhook(payload)
+
+    async def update_webhook(self, webhook_id: str | int, *, status: str) -> Webhook:
+        """E.g. `status="active"` to re-enable a webhook WooCommerce disabled after failed deliveries."""
+        path = f"webhooks/{_id(webhook_id)}"
+        payload = await self._json("PUT", path, body={"status": status})
+        with self._reading("PUT", path):
+            return _webhook(payload)
+
+    async def _json(self, method: str, path: str, *, body: dict[str, Any] | None = None) -> Any:
+        response = await self._call(method, path, body=body)
+        return self._decode(response, method, path)
+
+    async def _call(
+        self, method: str, path: str, *, params: dict[str, Any] | None = None, body: dict[str, Any] | None = None
+    ) -> httpx.Response:
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(MAX_ATTEMPTS if method in ("GET", "PUT") else 1),
+            wait=_backoff,
+            retry=retry_if_exception(_worth_waiting_for),
+            reraise=True,
+        )
+        return await retrying(self._send, method, path, params, body)
+
+    async def _send(
+        self, method: str, path: str, params: dict[str, Any] | None, body: dict[str, Any] | None
+    ) -> httpx.Response:
+        where = f"store {self.store_id}: {method} {path}"
+        paused = self._budget.paused_for()
+        if paused > MAX_INLINE_WAIT_S:
+            raise RetryableError(SYSTEM, f"{where}: store asked us to wait {paused:.0f}s", retry_after=paused)
+        await self._budget.acquire()
+        try:
+            response = await self._http.request(method, path, params=params, json=body)
+        except httpx.TimeoutException as exc:
+            raise RetryableError(SYSTEM, f"{where}: timed out ({type(exc).__name__})") from None
+        except httpx.TransportError as exc:
+            raise RetryableError(SYSTEM, f"{where}: {type(exc).__name__}: {exc}") from None
+        logger.debug("%s → HTTP %s", where, response.status_code)
+        if response.is_success:
+            return response
+        error = classify(where, response)
+        if isinstance(error, RetryableError) and error.retry_after is not None:
+            self._budget.pause(error.retry_after)
+        raise error
+
+    def _decode(self, response: httpx.Response, method: str, path: str) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            raise NonRetryableError(
+                SYSTEM,
+                f"store {self.store_id}: {method} {path}: HTTP {response.status_code} body is not JSON",
+                code="invalid_response",
+                status=response.status_code,
+            ) from None
+
+    @contextmanager
+    def _reading(self, method: str, path: str) -> Iterator[None]:
+        """A response we cannot read will not read better on retry."""
+        try:
+            yield
+        except (KeyError, TypeError, ValueError) as exc:
+            raise NonRetryableError(
+                SYSTEM, f"store {self.store_id}: {method} {path}: unreadable response: {exc}", code="invalid_response"
+            ) from None
+
+
+def classify(where: str, response: httpx.Response) -> AdapterError:
+    """Contract §3: a WooCommerce `code` on a 5xx is a business refusal (refunds answer 500), not an outage."""
+    code, message = _woocommerce_error(response)
+    status = response.status_code
+    text = f"{where} → HTTP {status}" + (f" {code}" if code else "") + (f": {message}" if message else "")
+    if status in RETRYABLE_STATUSES or (status >= 500 and not code):
+        return RetryableError(SYSTEM, text, code=code, status=status, retry_after=retry_after(response.headers))
+    return NonRetryableError(SYSTEM, text, code=code, status=status)
+
+
+def retry_after(headers: httpx.Headers, now: datetime | None = None) -> float | None:
+    """Seconds from `Retry-After` (delay or HTTP-date), else the Store API's `RateLimit-Retry-After`."""
+    for name in ("Retry-After", "RateLimit-Retry-After"):
+        value = headers.get(name, "").strip()
+        if value.isascii() and value.isdigit():
+            return float(value)
+        if value:
+            try:
+                when = email.utils.parsedate_to_datetime(value)
+            except (TypeError, ValueError):
+                continue
+            moment = when if when.tzinfo else when.replace(tzinfo=UTC)
+            return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())
+    return None
+
+
+def _woocommerce_error(response: httpx.Response) -> tuple[str, str]:
+    """`{"code", "message", "data"}` from WordPress; a proxy's HTML page yields only the reason phrase."""
+    try:
+        body = response.json()
+    except ValueError:
+        return "", response.reason_phrase
+    if not isinstance(body, dict) or not isinstance(body.get("code"), str):
+        return "", response.reason_phrase
+    return body["code"], str(body.get("message", ""))[:300]
+
+
+def _worth_waiting_for(error: BaseException) -> bool:
+    return isinstance(error, RetryableError) and (error.retry_after or 0) <= MAX_INLINE_WAIT_S
+
+
+_jitter = wait_random_exponential(multiplier=0.5, max=8)
+
+
+def _backoff(state: RetryCallState) -> float:
+    """With a Retry-After the budget already holds the store's requests; otherwise back off with jitter."""
+    error = state.outcome.exception() if state.outcome else None
+    if isinstance(error, RetryableError) and error.retry_after is not None:
+        return 0.0
+    return _jitter(state)
+
+
+def _auth(store: StoreSettings) -> httpx.Auth:
+    """Basic over https; over http WooCommerce ignores Basic and only accepts OAuth 1.0a (contract §11)."""
+    key, secret = store.consumer_key.get_secret_value(), store.consumer_secret.get_secret_value()
+    if store.url.lower().startswith("https://"):
+        return httpx.BasicAuth(key, secret)
+    return OAuth1QueryAuth(store.url, key, secret)
+
+
+def _id(value: str | int) -> str:
+    """Ids go into URL paths; refuse anything but digits rather than send a request elsewhere."""
+    text = str(value)
+    if not (text.isascii() and text.isdigit()):
+        raise NonRetryableError(SYSTEM, f"not a WooCommerce id: {text[:40]!r}", code="invalid_id")
+    return text
+
+
+def _gmt(value: str) -> datetime:
+    moment = datetime.fromisoformat(value)
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _note(data: dict[str, Any]) -> OrderNote:
+    return OrderNote(
+        note_id=str(data["id"]),
+        text=data["note"],
+        customer_visible=bool(data["customer_note"]),
+        author=data.get("author") or "",
+        created_at=_gmt(data["date_created_gmt"]),
+    )
+
+
+def _webhook(data: dict[str, Any]) -> Webhook:
+    return Webhook(
+        webhook_id=str(data["id"]),
+        name=data["name"],
+        status=data["status"],
+        topic=data["topic"],
+        delivery_url=data["delivery_url"],
+    )

@@ -1,0 +1,298 @@
+"""WooCommerce REST v3 order JSON → `canonical.Order`.
+
+Pure mapping with no I/O, so a webhook body and a polled order map identically.
+Money arrives as strings and is read straight into Decimal; `line_items[].price` is a
+float WooCommerce computes at read time, so it is ignored and the unit price is
+derived from the line `total` instead.
+"""
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from canonical import (
+    Address,
+    Customer,
+    DiscountLine,
+    FeeLine,
+    Money,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Payment,
+    ShippingLine,
+    TaxAmount,
+    TaxRate,
+)
+
+ORDER_STATUSES = {
+    "pending": OrderStatus.AWAITING_PAYMENT,
+    "on-hold": OrderStatus.AWAITING_PAYMENT,
+    "processing": OrderStatus.PAID,
+    "completed": OrderStatus.COMPLETED,
+    "cancelled": OrderStatus.CANCELLED,
+    "refunded": OrderStatus.REFUNDED,
+    "failed": OrderStatus.FAILED,
+}
+"""WooCommerce's core statuses; any other word (checkout-draft, plugin statuses) is OTHER."""
+
+
+class InvalidOrderPayload(ValueError):
+    """The JSON is not a WooCommerce order we can read; the message names the offending field."""
+
+
+def looks_like_order(payload: object) -> bool:
+    """True for an order body; False for a ping, a `{"id": N}` deletion or a REST error object."""
+    return isinstance(payload, dict) and all(k in payload for k in ("id", "status", "line_items"))
+
+
+def order_status(store_status: str) -> OrderStatus:
+    return ORDER_STATUSES.get(store_status, OrderStatus.OTHER)
+
+
+def order_from_woocommerce(store_id: str, payload: object) -> Order:
+    """Map one REST v3 order (as returned by `GET /orders/{id}` or sent by a webhook)."""
+    if not isinstance(payload, dict):
+        raise InvalidOrderPayload(f"expected a JSON object, got {type(payload).__name__}")
+    if "code" in payload and "message" in payload and "id" not in payload:
+        raise InvalidOrderPayload(f"not an order but a WooCommerce error: {payload['code']}")
+    for required in ("id", "status", "line_items"):
+        if required not in payload:
+            raise InvalidOrderPayload(f"missing field '{required}'")
+
+    order_id = _positive_int(payload["id"], "id")
+    status = payload["status"]
+    if not isinstance(status, str) or not status:
+        raise InvalidOrderPayload(f"status: expected a non-empty string, got {status!r}")
+    currency = payload.get("currency")
+    if not (isinstance(currency, str) and len(currency) == 3 and currency.isalpha()):
+        raise InvalidOrderPayload(f"currency: expected an ISO 4217 code, got {currency!r}")
+    money = _MoneyReader(currency.upper())
+    billing = _mapping(payload.get("billing"), "billing")
+    tax_rates = tuple(_tax_rate(t, f"tax_lines[{i}]") for i, t in enumerate(_items(payload, "tax_lines")))
+
+    return Order(
+        store_id=store_id,
+        order_id=str(order_id),
+        number=_text(payload.get("number"), "number") or str(order_id),
+        status=order_status(status),
+        store_status=status,
+        currency=money.currency,
+        prices_include_tax=bool(payload.get("prices_include_tax", False)),
+        created_at=_utc(payload.get("date_created_gmt"), "date_created_gmt"),
+        modified_at=_utc(payload.get("date_modified_gmt"), "date_modified_gmt"),
+        customer=_customer(payload.get("customer_id", 0), billing),
+        billing_address=_address(billing, "billing"),
+        shipping_address=_address(_mapping(payload.get("shipping"), "shipping"), "shipping"),
+        lines=tuple(_line(item, f"line_items[{i}]", money) for i, item in enumerate(_items(payload, "line_items"))),
+        shipping_lines=tuple(
+            _shipping(item, f"shipping_lines[{i}]", money) for i, item in enumerate(_items(payload, "shipping_lines"))
+        ),
+        fee_lines=tuple(_fee(item, f"fee_lines[{i}]", money) for i, item in enumerate(_items(payload, "fee_lines"))),
+        discount_lines=tuple(
+            _coupon(item, f"coupon_lines[{i}]", money) for i, item in enumerate(_items(payload, "coupon_lines"))
+        ),
+        tax_rates=tax_rates,
+        payment=Payment(
+            method=_text(payload.get("payment_method"), "payment_method"),
+            method_title=_text(payload.get("payment_method_title"), "payment_method_title"),
+            transaction_id=_text(payload.get("transaction_id"), "transaction_id"),
+            paid_at=_utc_or_none(payload.get("date_paid_gmt"), "date_paid_gmt"),
+        ),
+        total=money(payload.get("total"), "total"),
+        total_tax=money(payload.get("total_tax"), "total_tax"),
+        customer_note=_text(payload.get("customer_note"), "customer_note"),
+    )
+
+
+class _MoneyReader:
+    """Reads WooCommerce money strings in the order's currency."""
+
+    def __init__(self, currency: str) -> None:
+        self.currency = currency
+
+    def __call__(self, value: object, field: str) -> Money:
+        return Money(amount=_decimal(value, field), currency=self.currency)
+
+
+def _decimal(value: object, field: str) -> Decimal:
+    """Decimal from a string (or an int); floats go through their shortest repr, never binary."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise InvalidOrderPayload(f"{field}: expected a decimal number, got {value!r}")
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise InvalidOrderPayload(f"{field}: expected a decimal number, got {value!r}") from None
+    if not number.is_finite():
+        raise InvalidOrderPayload(f"{field}: expected a finite number, got {value!r}")
+    return number
+
+
+def _positive_int(value: object, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise InvalidOrderPayload(f"{field}: expected a positive integer, got {value!r}")
+    return value
+
+
+def _non_negative_int(value: object, field: str) -> int:
+    """Customer 0 is a guest; product 0 is a line added for a product that never existed."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidOrderPayload(f"{field}: expected a non-negative integer, got {value!r}")
+    return value
+
+
+def _id(value: object, field: str) -> str:
+    return str(_positive_int(value, field))
+
+
+def _text(value: object, field: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidOrderPayload(f"{field}: expected a string, got {value!r}")
+    return value
+
+
+def _mapping(value: object, field: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidOrderPayload(f"{field}: expected an object, got {type(value).__name__}")
+    return value
+
+
+def _items(parent: dict[str, Any], field: str) -> list[dict[str, Any]]:
+    value = parent.get(field)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidOrderPayload(f"{field}: expected a list, got {type(value).__name__}")
+    return [_mapping(item, f"{field}[{i}]") for i, item in enumerate(value)]
+
+
+def _utc_or_none(value: object, field: str) -> datetime | None:
+    """`*_gmt` dates carry no offset but are UTC; an explicit offset is honoured."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InvalidOrderPayload(f"{field}: expected a date string, got {value!r}")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidOrderPayload(f"{field}: expected YYYY-MM-DDTHH:MM:SS, got {value!r}") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _utc(value: object, field: str) -> datetime:
+    moment = _utc_or_none(value, field)
+    if moment is None:
+        raise InvalidOrderPayload(f"missing field '{field}'")
+    return moment
+
+
+def _customer(customer_id: object, billing: dict[str, Any]) -> Customer:
+    """WooCommerce's customer id 0 is a guest checkout."""
+    customer_id = _non_negative_int(customer_id, "customer_id")
+    return Customer(
+        store_customer_id=str(customer_id) if customer_id else None,
+        email=_text(billing.get("email"), "billing.email"),
+        first_name=_text(billing.get("first_name"), "billing.first_name"),
+        last_name=_text(billing.get("last_name"), "billing.last_name"),
+        company=_text(billing.get("company"), "billing.company"),
+        phone=_text(billing.get("phone"), "billing.phone"),
+    )
+
+
+def _address(data: dict[str, Any], field: str) -> Address:
+    def text(key: str) -> str:
+        return _text(data.get(key), f"{field}.{key}")
+
+    return Address(
+        first_name=text("first_name"),
+        last_name=text("last_name"),
+        company=text("company"),
+        street=text("address_1"),
+        street2=text("address_2"),
+        city=text("city"),
+        state=text("state"),
+        postal_code=text("postcode"),
+        country=text("country"),
+        phone=text("phone"),
+    )
+
+
+def _tax_rate(data: dict[str, Any], field: str) -> TaxRate:
+    if "rate_percent" not in data:
+        raise InvalidOrderPayload(f"missing field '{field}.rate_percent'")
+    return TaxRate(
+        rate_id=_id(data.get("rate_id"), f"{field}.rate_id"),
+        code=_text(data.get("rate_code"), f"{field}.rate_code"),
+        label=_text(data.get("label"), f"{field}.label"),
+        percent=_decimal(data["rate_percent"], f"{field}.rate_percent"),
+        compound=bool(data.get("compound", False)),
+    )
+
+
+def _taxes(data: dict[str, Any], field: str, money: _MoneyReader) -> tuple[TaxAmount, ...]:
+    """Tax per rate id from `taxes[].total`.
+
+    WooCommerce lists every rate that matched the item, with `total` "" when the rate only
+    applied before discounts and "0" for e.g. free shipping: neither is tax to reproduce.
+    """
+    amounts = []
+    for i, tax in enumerate(_items(data, "taxes")):
+        if tax.get("total") in ("", None):
+            continue
+        amount = money(tax["total"], f"{field}.taxes[{i}].total")
+        if amount.amount:
+            amounts.append(TaxAmount(rate_id=_id(tax.get("id"), f"{field}.taxes[{i}].id"), amount=amount))
+    return tuple(amounts)
+
+
+def _line(data: dict[str, Any], field: str, money: _MoneyReader) -> OrderLine:
+    """`sku` is null once the product is deleted and "" when it never had one: both None."""
+    quantity = _decimal(data.get("quantity"), f"{field}.quantity")
+    if quantity <= 0:
+        raise InvalidOrderPayload(f"{field}.quantity: expected a positive number, got {data.get('quantity')!r}")
+    total = money(data.get("total"), f"{field}.total")
+    variation_id = data.get("variation_id") or 0
+    return OrderLine(
+        line_id=_id(data.get("id"), f"{field}.id"),
+        sku=_text(data.get("sku"), f"{field}.sku") or None,
+        name=_text(data.get("name"), f"{field}.name"),
+        product_id=str(_non_negative_int(data.get("product_id"), f"{field}.product_id")),
+        variation_id=_id(variation_id, f"{field}.variation_id") if variation_id else None,
+        quantity=quantity,
+        unit_price=Money(amount=total.amount / quantity, currency=money.currency),
+        subtotal=money(data.get("subtotal"), f"{field}.subtotal"),
+        total=total,
+        taxes=_taxes(data, field, money),
+    )
+
+
+def _shipping(data: dict[str, Any], field: str, money: _MoneyReader) -> ShippingLine:
+    return ShippingLine(
+        line_id=_id(data.get("id"), f"{field}.id"),
+        method_id=_text(data.get("method_id"), f"{field}.method_id"),
+        method_title=_text(data.get("method_title"), f"{field}.method_title"),
+        total=money(data.get("total"), f"{field}.total"),
+        taxes=_taxes(data, field, money),
+    )
+
+
+def _fee(data: dict[str, Any], field: str, money: _MoneyReader) -> FeeLine:
+    """Fees may be negative (a discount added as a fee); their taxes are then negative too."""
+    return FeeLine(
+        line_id=_id(data.get("id"), f"{field}.id"),
+        name=_text(data.get("name"), f"{field}.name"),
+        total=money(data.get("total"), f"{field}.total"),
+        taxes=_taxes(data, field, money),
+    )
+
+
+def _coupon(data: dict[str, Any], field: str, money: _MoneyReader) -> DiscountLine:
+    return DiscountLine(
+        line_id=_id(data.get("id"), f"{field}.id"),
+        code=_text(data.get("code"), f"{field}.code"),
+        discount=money(data.get("discount"), f"{field}.discount"),
+        discount_tax=money(data.get("discount_tax"), f"{field}.discount_tax"),
+    )

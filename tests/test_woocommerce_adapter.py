@@ -1,0 +1,274 @@
+"""WooCommerceClient against the real local WooCommerce sandbox over HTTP."""
+import asyncio
+import logging
+import re
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from adapters.errors import NonRetryableError, RetryableError
+from adapters.rate_budget import RateBudget
+from adapters.woocommerce import WooCommerceClient
+from canonical import OrderStatus
+from config import StoreSettings
+from sandbox.woocommerce import SandboxConfig, run_woocommerce_sandbox
+from sandbox.woocommerce.shopper import Shopper
+
+
+def settings(url: str, key: str, secret: str, **overrides) -> StoreSettings:
+    return StoreSettings(
+        id="sandbox",
+        url=url,
+        consumer_key=SecretStr(key),
+        consumer_secret=SecretStr(secret),
+        webhook_secret=SecretStr("sandbox-webhook-secret"),
+        **{"requests_per_second": 50, "burst": 10, "timeout_s": 10, **overrides},
+    )
+
+
+@pytest.fixture
+async def store(woo_sandbox):
+    async with WooCommerceClient(
+        settings(woo_sandbox.home_url, woo_sandbox.consumer_key, woo_sandbox.consumer_secret)
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+async def shopper(woo_sandbox):
+    shopper = Shopper(woo_sandbox.home_url, woo_sandbox.consumer_key, woo_sandbox.consumer_secret)
+    yield shopper
+    await shopper.aclose()
+
+
+@pytest.fixture
+async def host_faults(woo_sandbox):
+    """Add host faults (429, slow responses) in front of the store; cleared after the test."""
+    async with httpx.AsyncClient(base_url=woo_sandbox.url) as control:
+
+        async def add(**fault) -> None:
+            (await control.post("/__sandbox/faults", json=fault)).raise_for_status()
+
+        yield add
+        await control.delete("/__sandbox/faults")
+
+
+async def test_http_store_reads_an_order_with_oauth(store, shopper):
+    placed = await shopper.place_order([("HOODIE-M", 2), ("TEE-CLASSIC", 1)], paid=True)
+
+    order = await store.get_order(str(placed["id"]))
+
+    assert order.store_id == "sandbox" and order.order_id == str(placed["id"])
+    assert order.status is OrderStatus.PAID and order.store_status == "processing"
+    hoodie, tee = order.lines
+    assert (hoodie.sku, hoodie.quantity, hoodie.unit_price.amount) == ("HOODIE-M", 2, Decimal("45.00"))
+    assert hoodie.variation_id is not None and tee.variation_id is None
+    assert hoodie.taxes[0].rate_id == "1" and hoodie.taxes[0].amount.amount == Decimal("18")
+    assert order.total.amount == Decimal(placed["total"]) and order.currency == "EUR"
+    assert order.customer.store_customer_id is None and order.customer.first_name == "Zoë"
+    assert order.payment.paid_at is not None and order.created_at.tzinfo is UTC
+
+
+async def test_signed_urls_stay_out_of_logs(woo_sandbox, store, shopper, caplog):
+    await shopper.place_order([("TEE-CLASSIC", 1)], paid=True)
+    placed = await shopper.place_order([("TEE-CLASSIC", 1)], paid=True)
+    caplog.set_level(logging.DEBUG)
+
+    await store.get_order(placed["id"])
+    await store.list_orders(datetime.now(UTC) - timedelta(minutes=5), page=1, per_page=1)
+
+    assert f"/wp-json/wc/v3/orders/{placed['id']}" in caplog.text, "httpx still logs the request"
+    assert "rel=\"next\"" in caplog.text, "httpcore traced the Link header"
+    assert re.findall(r"oauth_signature=[^&\s'\">]*", caplog.text) == ["oauth_signature=[redacted]"] * 3
+    assert woo_sandbox.consumer_secret not in caplog.text
+
+
+async def test_https_home_url_uses_basic_auth():
+    """The store believes it is https (TLS ends at a proxy in front); the socket here is plain http."""
+    config = SandboxConfig(home_url="https://127.0.0.1:{port}")
+    async with run_woocommerce_sandbox(config) as sandbox:
+        seen: list[httpx.Request] = []
+
+        class ProxyInFront(httpx.AsyncHTTPTransport):
+            async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+                seen.append(request)
+                request.url = request.url.copy_with(scheme="http")
+                return await super().handle_async_request(request)
+
+        key = sandbox.config.api_keys[0]
+        store_settings = settings(sandbox.home_url, key.consumer_key, key.consumer_secret)
+        async with WooCommerceClient(store_settings, transport=ProxyInFront()) as client:
+            page = await client.list_orders(datetime(2000, 1, 1, tzinfo=UTC), page=1)
+
+        assert page.total == 0 and page.items == []
+        assert seen[0].headers["Authorization"].startswith("Basic ")
+        assert "oauth_signature" not in str(seen[0].url)
+
+
+async def test_list_orders_pages_by_id_after_a_gmt_watermark(store, shopper):
+    older = await shopper.place_order([("MUG-CERAMIC", 1)], paid=True)
+    await asyncio.sleep(2.1)
+    watermark = datetime.now(UTC) - timedelta(seconds=1)  # WooCommerce compares whole seconds, strictly after
+    placed = [await shopper.place_order([("MUG-CERAMIC", 1)], paid=True) for _ in range(3)]
+
+    first = await store.list_orders(watermark, page=1, per_page=2)
+    pages = [first] + [await store.list_orders(watermark, page=p, per_page=2) for p in range(2, first.total_pages + 1)]
+
+    listed = [o.order_id for page in pages for o in page.items]
+    assert {str(o["id"]) for o in placed} <= set(listed)
+    assert str(older["id"]) not in listed, "dates_are_gmt: the store's own timezone is not UTC"
+    assert listed == sorted(listed, key=int)
+    assert first.total == len(listed) and first.total_pages == -(-len(listed) // 2)
+    assert first.has_next and not pages[-1].has_next
+    beyond = await store.list_orders(watermark, page=first.total_pages + 1, per_page=2)
+    assert beyond.items == [] and beyond.total == first.total
+
+
+async def test_list_orders_by_status(store, shopper):
+    watermark = datetime.now(UTC) - timedelta(seconds=1)
+    unpaid = await shopper.place_order([("TEE-CLASSIC", 1)], paid=False)
+    paid = await shopper.place_order([("TEE-CLASSIC", 1)], paid=True)
+
+    page = await store.list_orders(watermark, page=1, statuses=["pending"])
+
+    ids = {o.order_id for o in page.items}
+    assert str(unpaid["id"]) in ids and str(paid["id"]) not in ids
+    assert all(o.status is OrderStatus.AWAITING_PAYMENT for o in page.items)
+
+
+async def test_update_status(store, shopper):
+    placed = await shopper.place_order([("BOOK-COFFEE", 1)], paid=True)
+
+    updated = await store.update_order_status(placed["id"], "completed")
+
+    assert updated.status is OrderStatus.COMPLETED and updated.store_status == "completed"
+    assert updated.modified_at >= datetime.fromisoformat(placed["date_modified_gmt"]).replace(tzinfo=UTC)
+    assert (await store.get_order(placed["id"])).status is OrderStatus.COMPLETED
+
+
+async def test_notes(store, shopper):
+    placed = await shopper.place_order([("TEE-CLASSIC", 1)], paid=True)
+
+    note = await store.add_order_note(placed["id"], "Shipped: DHL 00340434161094042557", customer_visible=True)
+    internal = await store.add_order_note(placed["id"], "[retail-sync:erp:sandbox:1] SO-17", customer_visible=False)
+    notes = await store.list_order_notes(placed["id"])
+
+    assert note.customer_visible and not internal.customer_visible
+    assert note.created_at.tzinfo is UTC
+    by_id = {n.note_id: n for n in notes}
+    assert by_id[note.note_id].text == "Shipped: DHL 00340434161094042557"
+    assert by_id[internal.note_id].customer_visible is False
+
+
+async def test_meta_upsert_by_key(store, shopper):
+    placed = await shopper.place_order([("TEE-CLASSIC", 1)], paid=True)
+
+    assert await store.get_order_meta(placed["id"], "_retail_sync_erp_ref") is None
+    await store.set_order_meta(placed["id"], "_retail_sync_erp_ref", "SO-0001")
+    await store.set_order_meta(placed["id"], "_retail_sync_erp_ref", "SO-0002")
+
+    assert await store.get_order_meta(placed["id"], "_retail_sync_erp_ref") == "SO-0002"
+    raw = await shopper.get_order(placed["id"])
+    assert [m["value"] for m in raw["meta_data"] if m["key"] == "_retail_sync_erp_ref"] == ["SO-0002"]
+
+
+async def test_unknown_order_is_not_retryable(store):
+    with pytest.raises(NonRetryableError) as read:
+        await store.get_order(987654)
+    with pytest.raises(NonRetryableError) as write:
+        await store.update_order_status(987654, "completed")
+
+    assert (read.value.status, read.value.code) == (404, "woocommerce_rest_shop_order_invalid_id")
+    assert (write.value.status, write.value.code) == (400, "woocommerce_rest_shop_order_invalid_id")
+    assert "Invalid ID." in str(read.value)
+
+
+async def test_read_only_key_cannot_write(woo_sandbox, shopper):
+    placed = await shopper.place_order([("TEE-CLASSIC", 1)], paid=True)
+    read_only = settings(woo_sandbox.home_url, woo_sandbox.read_only_key, woo_sandbox.read_only_secret)
+
+    async with WooCommerceClient(read_only) as client:
+        assert (await client.get_order(placed["id"])).order_id == str(placed["id"])
+        with pytest.raises(NonRetryableError) as caught:
+            await client.update_order_status(placed["id"], "completed")
+
+    error = caught.value
+    assert (error.status, error.code) == (401, "woocommerce_rest_authentication_error")
+    assert "does not have write permissions" in str(error)
+    assert woo_sandbox.read_only_secret not in str(error) and "oauth" not in str(error)
+
+
+async def test_wrong_secret_is_refused(woo_sandbox):
+    wrong = settings(woo_sandbox.home_url, woo_sandbox.consumer_key, "cs_wrong")
+
+    async with WooCommerceClient(wrong) as client:
+        with pytest.raises(NonRetryableError) as caught:
+            await client.list_order_notes(1)
+
+    assert (caught.value.status, caught.value.code) == (401, "woocommerce_rest_authentication_error")
+    assert "Invalid signature" in str(caught.value)
+
+
+async def test_429_retry_after_is_waited_out_by_every_request_of_the_store(woo_sandbox, shopper, host_faults):
+    placed = await shopper.place_order([("TEE-CLASSIC", 1)], paid=True)
+    budget = RateBudget(requests_per_second=50, burst=10)
+    store_settings = settings(woo_sandbox.home_url, woo_sandbox.consumer_key, woo_sandbox.consumer_secret)
+    await host_faults(status=429, retry_after="1", count=1, method="GET")
+
+    async with WooCommerceClient(store_settings, budget=budget) as client:
+        refused = asyncio.create_task(client.get_order(placed["id"]))
+        while not budget.paused_for():
+            await asyncio.sleep(0.005)
+        paused_at = time.monotonic()
+        notes = await client.list_order_notes(placed["id"])
+        other_done = time.monotonic() - paused_at
+        order = await refused
+
+    assert order.order_id == str(placed["id"]) and notes
+    assert other_done >= 0.9, "a request that was never refused still waited for the Retry-After"
+
+
+async def test_long_retry_after_is_handed_back(woo_sandbox, host_faults):
+    await host_faults(status=503, retry_after="120", count=1)
+
+    async with WooCommerceClient(
+        settings(woo_sandbox.home_url, woo_sandbox.consumer_key, woo_sandbox.consumer_secret)
+    ) as client:
+        with pytest.raises(RetryableError) as caught:
+            await client.get_order(1)
+
+    assert caught.value.status == 503 and caught.value.retry_after == 120
+
+
+async def test_slow_store_times_out_as_retryable(woo_sandbox, host_faults):
+    await host_faults(delay_s=1.0)
+    slow = settings(woo_sandbox.home_url, woo_sandbox.consumer_key, woo_sandbox.consumer_secret, timeout_s=0.3)
+
+    async with WooCommerceClient(slow) as client:
+        with pytest.raises(RetryableError, match="timed out"):
+            await client.list_order_notes(1)
+
+
+async def test_post_is_not_retried_after_a_host_error(store, shopper, host_faults):
+    placed = await shopper.place_order([("TEE-CLASSIC", 1)], paid=True)
+    await host_faults(status=502, count=1, method="POST")
+
+    with pytest.raises(RetryableError):
+        await store.add_order_note(placed["id"], "only once", customer_visible=False)
+
+    assert "only once" not in [n.text for n in await store.list_order_notes(placed["id"])]
+
+
+async def test_webhooks(store):
+    created = await store.create_webhook(
+        "retail-sync test", "order.updated", "http://127.0.0.1:9/hooks/test", "s3cret&<value>"
+    )
+
+    assert created.status == "active" and created.topic == "order.updated"
+    assert created.webhook_id in {w.webhook_id for w in await store.list_webhooks()}
+    paused = await store.update_webhook(created.webhook_id, status="paused")
+    assert paused.status == "paused" and paused.delivery_url == "http://127.0.0.1:9/hooks/test"
