@@ -95,4 +95,4 @@ class OrderActivities:
 
 
 async def _has_note(store, order_id: str, marker: str) -> bool:
-    return any(marker in note.note for note in await store.list_order_notes(order_id))
+    return any(marker in note.text for note in await store.list_order_notes(order_id))

@@ -1,4 +1,4 @@
-"""Serve an ASGI app on a real loopback port inside the test session's event loop."""
+"""Serve an ASGI app on a real loopback port inside the current event loop (tests, benchmarks)."""
 import asyncio
 from contextlib import asynccontextmanager
 

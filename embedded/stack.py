@@ -37,7 +37,7 @@ class EmbeddedStack:
         self.store = ChildProcess(
             "WooCommerce sandbox",
             [cli, "sandbox", "woocommerce", "--port", str(ports.store),
-             "--state-file", str(self.data_dir / "store.json")],
+             "--state-file", str(self.data_dir / "store.pickle")],
             logs / "store.log",
         )  # fmt: skip
         self.starter = ChildProcess("starter", [cli, "starter"], logs / "starter.log", env=env)

@@ -114,6 +114,12 @@ class TrytonServer:
         """Connection settings for the integration user the bootstrap created."""
         return ErpSettings(url=self.url, database=self.database)
 
+    @property
+    def catalogue_manager(self) -> ErpSettings:
+        """The demo database's catalogue manager, who may add products to the ERP."""
+        login, password = tryton_bootstrap.CATALOGUE_MANAGER
+        return ErpSettings(url=self.url, database=self.database, user=login, password=password)
+
     def start(self) -> None:
         database_path = bootstrap(self.data_dir, self.database)
         if self.port == 0:

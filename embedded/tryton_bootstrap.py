@@ -35,6 +35,9 @@ INTEGRATION_GROUPS = (
     "Product Administration",
     "Party Administration",
 )
+CATALOGUE_MANAGER = ("catalogue", "catalogue-pass-123")
+"""The merchant's ERP catalogue manager in the demo database: adds products (with their accounting category)."""
+CATALOGUE_GROUPS = ("Product Administration", "Account Product Administration")
 
 
 def main(config_file: str, database: str, settings: dict) -> None:
@@ -51,7 +54,8 @@ def main(config_file: str, database: str, settings: dict) -> None:
     goods = create_catalogue(categories)
     create_services(categories[""])
     stock_goods(goods)
-    create_integration_user(company, settings["user"], settings["password"])
+    create_user(company, "retail-sync integration", settings["user"], settings["password"], INTEGRATION_GROUPS)
+    create_user(company, "Catalogue manager", *CATALOGUE_MANAGER, CATALOGUE_GROUPS)
     create_web_shop(company, eur, settings["web_shop"])
 
 
@@ -231,13 +235,14 @@ def stock_goods(goods: list) -> None:
     inventory.click("confirm")
 
 
-def create_integration_user(company, login: str, password: str) -> None:
+def create_user(company, name: str, login: str, password: str, group_names: tuple[str, ...]) -> None:
     User = Model.get("res.user")
     Group = Model.get("res.group")
-    groups = Group.find([("name", "in", INTEGRATION_GROUPS)])
-    if len(groups) != len(INTEGRATION_GROUPS):
-        raise RuntimeError(f"Tryton groups missing: expected {INTEGRATION_GROUPS}")
-    user = User(name="retail-sync integration", login=login, password=password)
+    groups = Group.find([("name", "in", group_names)])
+    if len(groups) != len(group_names):
+        raise RuntimeError(f"Tryton groups missing: expected {group_names}")
+    user = User(name=name, login=login, password=password)
+    company = Model.get("company.company")(company.id)  # a record belongs to one user's list only
     user.groups.extend(groups)
     user.companies.append(company)
     user.company = company

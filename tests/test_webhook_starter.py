@@ -14,7 +14,7 @@ from canonical.keys import order_workflow_id
 from config import Settings, StarterSettings, StoreSettings, TemporalSettings
 from starter.signatures import woocommerce_signature
 from starter.webhooks import create_app
-from tests.plugins.services import serve
+from embedded.asgi import serve
 
 SECRET = "s3cr&amp;t"  # WooCommerce decodes HTML entities in the secret before signing
 ORDER_JSON = (Path(__file__).parent / "data" / "woocommerce" / "order_variation_coupon.json").read_bytes()
