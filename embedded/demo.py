@@ -1,6 +1,7 @@
 """`retail-sync demo`: the embedded stack, four sample orders, their progress, and where to look next."""
 import asyncio
 import os
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ class Sample:
 
 
 def run_demo(data_dir: str, exit_when_done: bool) -> int:
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored
+    signal.signal(signal.SIGTERM, _interrupt)
     stack = EmbeddedStack(Path(data_dir))
     os.environ["RETAIL_SYNC_CONFIG"] = str(stack.config_path)
     try:
@@ -43,6 +46,10 @@ def run_demo(data_dir: str, exit_when_done: bool) -> int:
         return 0
     finally:
         stack.stop()
+
+
+def _interrupt(_signum, _frame) -> None:
+    raise KeyboardInterrupt
 
 
 async def _drive(stack: EmbeddedStack, exit_when_done: bool) -> int:

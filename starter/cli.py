@@ -6,6 +6,7 @@ import logging
 import sys
 
 from config import load_settings
+from starter.temporal_client import TemporalUnreachable
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -14,6 +15,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         return args.handler(args)
+    except TemporalUnreachable as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     finally:
         gc.collect()  # drop Temporal bridge objects while the interpreter is alive (sdk-python#300)
 
@@ -97,6 +101,8 @@ def _orders_list(args) -> int:
 
 
 def _orders_action(args) -> int:
+    from temporalio.service import RPCError
+
     from starter import operator
     from starter.temporal_client import connect
 
@@ -112,6 +118,9 @@ def _orders_action(args) -> int:
         result = asyncio.run(run())
     except operator.OperatorRefused as refused:
         print(f"refused: {refused}", file=sys.stderr)
+        return 1
+    except RPCError as err:
+        print(f"no answer for order {args.store} {args.order}: {err.message}", file=sys.stderr)
         return 1
     if args.action == "show":
         _print_progress(result)

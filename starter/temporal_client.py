@@ -10,8 +10,12 @@ from config import TemporalSettings
 log = logging.getLogger(__name__)
 
 
+class TemporalUnreachable(Exception):
+    """No Temporal server answered at the configured address within the wait."""
+
+
 async def connect(settings: TemporalSettings, *, wait_s: float = 60.0) -> Client:
-    """Connect, retrying with exponential backoff while the server comes up (RuntimeError on failure)."""
+    """Connect, retrying with exponential backoff while the server comes up."""
 
     @retry(
         retry=retry_if_exception_type(RuntimeError),
@@ -25,4 +29,9 @@ async def connect(settings: TemporalSettings, *, wait_s: float = 60.0) -> Client
             settings.address, namespace=settings.namespace, data_converter=pydantic_data_converter
         )
 
-    return await _connect()
+    try:
+        return await _connect()
+    except RuntimeError as err:
+        raise TemporalUnreachable(
+            f"Temporal at {settings.address} (namespace {settings.namespace}) did not answer within {wait_s:.0f} s"
+        ) from err
