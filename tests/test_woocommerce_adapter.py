@@ -77,6 +77,7 @@ async def test_signed_urls_stay_out_of_logs(woo_sandbox, store, shopper, caplog)
     await shopper.place_order([("TEE-CLASSIC", 1)], paid=True)
     placed = await shopper.place_order([("TEE-CLASSIC", 1)], paid=True)
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="httpx")  # the CLI quiets httpx; this test needs its request lines
 
     await store.get_order(placed["id"])
     await store.list_orders(datetime.now(UTC) - timedelta(minutes=5), page=1, per_page=1)
