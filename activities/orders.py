@@ -68,31 +68,27 @@ class OrderActivities:
 
     @activity.defn
     async def record_sale_on_store_order(self, sale: SaleOnStoreOrder) -> None:
-        """Private note + order meta with the ERP sale number; the note is written once thanks to its marker."""
-        marker = store_note_marker("erp-sale", sale.store_id, sale.order_id)
+        """Private note + order meta with the ERP sale number."""
         with as_temporal_errors():
+            await self._note_once(
+                sale.store_id, sale.order_id, "erp-sale",
+                f"ERP sale {sale.sale_number} created and confirmed by retail-sync.",
+            )  # fmt: skip
             store = self._stores.client(sale.store_id)
-            if not await _has_note(store, sale.order_id, marker):
-                await store.add_order_note(
-                    sale.order_id,
-                    f"ERP sale {sale.sale_number} created and confirmed by retail-sync. {marker}",
-                    customer_visible=False,
-                )
             await store.set_order_meta(sale.order_id, ERP_SALE_NUMBER_META_KEY, sale.sale_number)
 
     @activity.defn
     async def record_cancellation_on_store_order(self, cancellation: CancellationOnStoreOrder) -> None:
-        marker = store_note_marker("cancelled", cancellation.store_id, cancellation.order_id)
         undone = f" ERP sale {cancellation.sale_number} cancelled." if cancellation.sale_number else ""
         with as_temporal_errors():
-            store = self._stores.client(cancellation.store_id)
-            if not await _has_note(store, cancellation.order_id, marker):
-                await store.add_order_note(
-                    cancellation.order_id,
-                    f"retail-sync stopped processing this order: {cancellation.reason}.{undone} {marker}",
-                    customer_visible=False,
-                )
+            await self._note_once(
+                cancellation.store_id, cancellation.order_id, "cancelled",
+                f"retail-sync stopped processing this order: {cancellation.reason}.{undone}",
+            )  # fmt: skip
 
-
-async def _has_note(store, order_id: str, marker: str) -> bool:
-    return any(marker in note.text for note in await store.list_order_notes(order_id))
+    async def _note_once(self, store_id: str, order_id: str, kind: str, text: str) -> None:
+        """A private order note, tagged so a retry after a lost response sees it and does not add it twice."""
+        store = self._stores.client(store_id)
+        marker = store_note_marker(kind, store_id, order_id)
+        if not any(marker in note.text for note in await store.list_order_notes(order_id)):
+            await store.add_order_note(order_id, f"{text} {marker}", customer_visible=False)

@@ -12,8 +12,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -27,6 +25,7 @@ import httpx
 
 from config import ErpSettings
 from embedded import countries, demo_catalog, tryton_bootstrap
+from embedded.processes import ChildProcess, free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BIN_DIR = Path(sys.executable).parent
@@ -103,7 +102,7 @@ class TrytonServer:
         self.port = port
         self.startup_timeout = startup_timeout
         self.log_path = self.data_dir / "trytond.log"
-        self._process: subprocess.Popen | None = None
+        self._process: ChildProcess | None = None
 
     @property
     def url(self) -> str:
@@ -122,33 +121,22 @@ class TrytonServer:
 
     def start(self) -> None:
         database_path = bootstrap(self.data_dir, self.database)
-        if self.port == 0:
-            self.port = _free_port()
+        self.port = self.port or free_port()
         config = _write_config(self.data_dir / "trytond.conf", database_path.parent, self.port)
-        with self.log_path.open("ab") as log:
-            self._process = subprocess.Popen(
-                [BIN_DIR / "trytond", "-c", config, "-d", self.database],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        # `-d` preloads the database before serving (a lazily loaded one fails its first logins).
+        self._process = ChildProcess("trytond", [str(BIN_DIR / "trytond"), "-c", str(config), "-d", self.database],
+                                     self.log_path)  # fmt: skip
+        self._process.start()
         try:
-            self._wait_until_ready()
+            self._process.wait_until(self._answers, self.startup_timeout, "JSON-RPC")
         except BaseException:
             self.stop()
             raise
 
     def stop(self, timeout: float = 10.0) -> None:
-        if self._process is None:
-            return
-        self._process.send_signal(signal.SIGTERM)
-        try:
-            self._process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
-        self._process = None
+        if self._process is not None:
+            self._process.stop(timeout)
+            self._process = None
 
     async def __aenter__(self) -> "TrytonServer":
         await asyncio.to_thread(self.start)
@@ -157,19 +145,11 @@ class TrytonServer:
     async def __aexit__(self, *exc_info: object) -> None:
         await asyncio.to_thread(self.stop)
 
-    def _wait_until_ready(self) -> None:
-        """`-d` preloads the database before serving, so the version call answers once it is usable."""
-        deadline = time.monotonic() + self.startup_timeout
+    def _answers(self) -> bool:
         request = {"id": 0, "method": "common.server.version", "params": []}
-        while True:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"trytond exited with {self._process.returncode}; see {self.log_path}")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.post(f"{self.url}/rpc/", json=request, timeout=1.0).status_code == 200:
-                    return
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"trytond not ready after {self.startup_timeout:.0f}s; see {self.log_path}")
-            time.sleep(0.1)
+        with contextlib.suppress(httpx.TransportError):
+            return httpx.post(f"{self.url}/rpc/", json=request, timeout=1.0).status_code == 200
+        return False
 
 
 def _build_template(template: Path) -> None:
@@ -233,12 +213,6 @@ def _write_config(path: Path, database_dir: Path, port: int) -> Path:
         "[queue]\nworker = False\n"
     )
     return path
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @contextlib.contextmanager

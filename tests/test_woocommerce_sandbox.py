@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from sandbox.woocommerce import SandboxConfig, run_woocommerce_sandbox
-from tests.plugins.woocommerce import WooOAuth, free_port
+from embedded.processes import free_port
+from tests.plugins.woocommerce import WooOAuth
 
 
 async def _product(woo, sku: str) -> dict:

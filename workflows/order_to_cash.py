@@ -305,17 +305,17 @@ class OrderToCashWorkflow:
 
 
 def _erp_call(summary: str) -> dict:
-    return dict(
-        start_to_close_timeout=ERP_CALL_TIMEOUT,
-        schedule_to_close_timeout=STEP_DEADLINE,
-        retry_policy=STEP_RETRY,
-        summary=summary,
-    )
+    return _step_options(summary, ERP_CALL_TIMEOUT)
 
 
 def _store_call(summary: str) -> dict:
+    return _step_options(summary, STORE_CALL_TIMEOUT)
+
+
+def _step_options(summary: str, attempt_timeout: timedelta) -> dict:
+    """Each attempt has its own timeout; the step as a whole gets a day of retries before it parks."""
     return dict(
-        start_to_close_timeout=STORE_CALL_TIMEOUT,
+        start_to_close_timeout=attempt_timeout,
         schedule_to_close_timeout=STEP_DEADLINE,
         retry_policy=STEP_RETRY,
         summary=summary,

@@ -8,19 +8,18 @@ import base64
 import hashlib
 import hmac
 import secrets
-import socket
 import time
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from embedded.asgi import serve
 from sandbox.woocommerce import DEMO_KEY, DEMO_READ_ONLY_KEY, RunningSandbox, SandboxConfig, run_woocommerce_sandbox
 
 
@@ -89,12 +88,6 @@ async def woo(woo_sandbox):
         yield client
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @dataclass
 class WebhookReceiver:
     """Captures what the store POSTs, raw bytes included; answers `status` (change it to make deliveries fail)."""
@@ -122,13 +115,6 @@ async def webhook_receiver():
         return Response(status_code=receiver.status)
 
     app = Starlette(routes=[Route("/{path:path}", capture, methods=["POST"])])
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           access_log=False, lifespan="off"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    receiver.url = f"http://127.0.0.1:{port}/hooks"
-    yield receiver
-    server.should_exit = True
-    await task
+    async with serve(app) as url:
+        receiver.url = f"{url}/hooks"
+        yield receiver
