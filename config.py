@@ -43,10 +43,27 @@ class ErpSettings(BaseModel):
     timeout_s: float = 120.0
 
 
+class ThreePLSettings(BaseModel):
+    """The 3PL warehouse network (ShipBob API 2026-01)."""
+
+    url: str = "http://127.0.0.1:8091"
+    api_version: str = "2026-01"
+    token: SecretStr = SecretStr("")
+    channel_id: str = ""
+    webhook_secret: SecretStr = SecretStr("")
+    requests_per_minute: int = 150
+    timeout_s: float = 60.0
+
+
 class OrderPolicy(BaseModel):
-    """Business timing of the order workflow; passed into each run so it stays deterministic."""
+    """Business timing and routing of the order workflow; passed into each run so it stays deterministic."""
 
     payment_window: timedelta = timedelta(days=7)
+    fulfilment_sla: timedelta = timedelta(days=3)
+    shipment_poll_interval: timedelta = timedelta(hours=1)
+    route_by_stock: bool = False
+    """False: `center_by_sku` (then the 3PL's choice); True: by the 3PL's fulfillable stock per centre."""
+    center_by_sku: dict[str, str] = {}
 
 
 class StarterSettings(BaseModel):
@@ -61,6 +78,7 @@ class Settings(BaseSettings):
     temporal: TemporalSettings = TemporalSettings()
     stores: list[StoreSettings] = []
     erp: ErpSettings = ErpSettings()
+    threepl: ThreePLSettings = ThreePLSettings()
     orders: OrderPolicy = OrderPolicy()
     starter: StarterSettings = StarterSettings()
 

@@ -9,7 +9,8 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from canonical import Address, Customer, Money, Order
+from canonical import Address, Customer, Money, Order, Payment
+from canonical.fulfilment import FulfilmentLine
 
 
 class SalesOrderState(StrEnum):
@@ -41,6 +42,31 @@ class SalesOrder(BaseModel):
     total_amount: Money
 
 
+class ErpShipment(BaseModel):
+    """The ERP's record of one 3PL shipment: the quantities it marked as shipped."""
+
+    model_config = ConfigDict(frozen=True)
+
+    erp_ref: str
+    shipment_ref: str
+    lines: tuple[FulfilmentLine, ...]
+
+
+class InvoiceState(StrEnum):
+    POSTED = "posted"
+    PAID = "paid"
+
+
+class ErpInvoice(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    erp_ref: str
+    number: str
+    state: InvoiceState
+    total_amount: Money
+    amount_to_pay: Money
+
+
 class Erp(Protocol):
     async def ensure_customer(
         self, key: str, customer: Customer, billing: Address, shipping: Address
@@ -54,5 +80,15 @@ class Erp(Protocol):
 
     async def cancel_sales_order(self, key: str) -> SalesOrder | None:
         """Undo a sale that has not shipped; None if no sale exists for `key`. Idempotent."""
+
+    async def ship_sales_order(self, key: str, shipment_ref: str, lines: list[FulfilmentLine]) -> ErpShipment:
+        """Mark `lines` of the sale as shipped by the 3PL shipment `shipment_ref`.
+
+        Idempotent per `shipment_ref`. When only part of the sale ships, the ERP's customer shipment
+        is split so the rest stays open for later shipments.
+        """
+
+    async def invoice_sales_order(self, key: str, payment: Payment, amount: Money) -> ErpInvoice:
+        """Post the sale's invoice and record the store's payment against it; idempotent."""
 
     async def aclose(self) -> None: ...
