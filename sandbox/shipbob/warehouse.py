@@ -1,0 +1,67 @@
+"""The warehouse floor, driven the way ShipBob's sandbox lets a developer drive it.
+
+Shipping and delivery go through ShipBob's own `/simulate/shipment`; picking, exceptions,
+restocks and field-reported quirks through the sandbox's control surface. Used by the demo,
+the end-to-end tests and the benchmarks; it speaks ShipBob's field names on purpose.
+"""
+from typing import Any
+
+import httpx
+
+from sandbox.shipbob.config import API_VERSION
+
+ORDER_TOPICS = ["order.shipped", "order.shipment.delivered", "order.shipment.exception",
+                "order.shipment.on_hold", "order.shipment.cancelled"]  # fmt: skip
+
+
+class Warehouse:
+    def __init__(self, url: str, token: str, channel_id: int) -> None:
+        headers = {"Authorization": f"Bearer {token}", "shipbob_channel_id": str(channel_id)}
+        self._api = httpx.AsyncClient(base_url=f"{url}/{API_VERSION}/", headers=headers, timeout=30)
+        self._control = httpx.AsyncClient(base_url=f"{url}/__sandbox/", timeout=30)
+
+    async def aclose(self) -> None:
+        await self._api.aclose()
+        await self._control.aclose()
+
+    async def subscribe(self, url: str, secret: str, topics: list[str] = ORDER_TOPICS) -> dict[str, Any]:
+        """What a merchant does once in ShipBob's portal (or through the API)."""
+        return await self._send(self._api, "POST", "webhook", {"topics": topics, "url": url, "secret": secret})
+
+    async def orders(self, reference_prefix: str) -> list[dict[str, Any]]:
+        """The 3PL orders whose reference starts with `reference_prefix` (e.g. `store:order:`)."""
+        found = await self._send(self._api, "GET", "order", params={"Limit": 250, "SortOrder": "Newest"})
+        return [order for order in found if order["reference_id"].startswith(reference_prefix)]
+
+    async def shipments(self, reference_prefix: str) -> list[dict[str, Any]]:
+        shipments = []
+        for order in await self.orders(reference_prefix):
+            shipments += await self._send(self._api, "GET", f"order/{order['id']}/shipment")
+        return shipments
+
+    async def ship(self, shipment_id: int, *, deliver: bool = False) -> dict[str, Any]:
+        simulation: dict[str, Any] = {"action": "ShipOrder"}
+        if deliver:
+            simulation["next"] = {"action": "DeliverOrder", "delay": 1}
+        return await self._send(self._api, "POST", "simulate/shipment",
+                                {"shipment_id": shipment_id, "simulation": simulation})  # fmt: skip
+
+    async def pick(self, shipment_id: int) -> dict[str, Any]:
+        return await self._send(self._control, "POST", f"shipments/{shipment_id}/pick")
+
+    async def raise_exception(self, shipment_id: int, detail: str) -> dict[str, Any]:
+        """E.g. `InvalidAddress` (on hold) or `OutOfStock` (exception)."""
+        return await self._send(self._control, "POST", f"shipments/{shipment_id}/exception", {"detail": detail})
+
+    async def restock(self, center_id: int, sku: str, quantity: int) -> dict[str, Any]:
+        return await self._send(self._control, "POST", "restock",
+                                {"center_id": center_id, "sku": sku, "quantity": quantity})  # fmt: skip
+
+    async def quirks(self, **switches: bool) -> dict[str, Any]:
+        return await self._send(self._control, "POST", "quirks", switches)
+
+    async def _send(self, client: httpx.AsyncClient, method: str, path: str, body: dict | None = None,
+                    params: dict | None = None) -> Any:  # fmt: skip
+        response = await client.request(method, path, json=body, params=params)
+        response.raise_for_status()
+        return response.json() if response.content else None
