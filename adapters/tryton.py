@@ -6,10 +6,13 @@ response, or two workers racing, therefore end on the same single sale.
 """
 from decimal import Decimal
 
-from adapters.erp import ErpCustomer, SalesOrder, SalesOrderState
+from adapters.erp import ErpCustomer, ErpInvoice, ErpShipment, SalesOrder, SalesOrderState
 from adapters.errors import BusinessError
+from adapters.tryton_invoicing import invoice_sale
 from adapters.tryton_rpc import SYSTEM, TrytonRpc, TrytonUserError
-from canonical import Address, Customer, Money, Order, TaxAmount
+from adapters.tryton_shipping import ship_sale
+from canonical import Address, Customer, Money, Order, Payment, TaxAmount
+from canonical.fulfilment import FulfilmentLine
 from config import ErpSettings
 
 PRICE_DIGITS = Decimal("0.0001")  # sale.line unit_price precision
@@ -103,6 +106,18 @@ class TrytonErp:
         elif sale["state"] in ("processing", "done") and not _is_undone(sale):
             await self._undo_confirmed_sale(sale)
         return await self._read_sale(key, sale_id)
+
+    async def ship_sales_order(self, key: str, shipment_ref: str, lines: list[FulfilmentLine]) -> ErpShipment:
+        """One done Tryton shipment per 3PL shipment; the rest of the sale stays on an open one.
+
+        The 3PL is the physical truth: where Tryton sees too little stock to assign the shipment,
+        the assignment is forced (`assign_force`), and Tryton's stock goes negative until a count.
+        """
+        return await ship_sale(self._rpc, await self._existing_sale(key), shipment_ref, lines)
+
+    async def invoice_sales_order(self, key: str, payment: Payment, amount: Money) -> ErpInvoice:
+        """Post the sale's invoice and pay it with the store's payment, whose transaction id the payment keeps."""
+        return await invoice_sale(self._rpc, await self._existing_sale(key), payment, amount)
 
     async def _undo_confirmed_sale(self, sale: dict) -> None:
         shipments, invoices = sale["shipments."], sale["invoices."]
@@ -221,6 +236,12 @@ class TrytonErp:
         domain = [("web_shop", "=", await self._web_shop()), ("web_id", "=", key)]
         found = await self._rpc.call("sale.sale", "search", domain, 0, 1, None)
         return found[0] if found else None
+
+    async def _existing_sale(self, key: str) -> int:
+        sale_id = await self._find_sale(key)
+        if sale_id is None:
+            raise BusinessError(SYSTEM, f"No sale for order {key} in the ERP")
+        return sale_id
 
     async def _web_shop(self) -> int:
         if self._web_shop_id is None:

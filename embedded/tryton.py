@@ -23,6 +23,7 @@ from pathlib import Path
 
 import httpx
 
+from adapters.tryton_invoicing import PAYMENT_METHOD
 from config import ErpSettings
 from embedded import countries, demo_catalog, tryton_bootstrap
 from embedded.processes import ChildProcess, free_port
@@ -55,7 +56,12 @@ def _bootstrap_input() -> str:
     """What the bootstrap reads on stdin: the default ErpSettings, so the demo connects out of the box."""
     settings = ErpSettings()
     return json.dumps(
-        {"user": settings.user, "password": settings.password.get_secret_value(), "web_shop": settings.web_shop}
+        {
+            "user": settings.user,
+            "password": settings.password.get_secret_value(),
+            "web_shop": settings.web_shop,
+            "payment_method": PAYMENT_METHOD,
+        }
     )
 
 

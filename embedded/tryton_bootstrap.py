@@ -6,8 +6,8 @@ loads the whole Tryton pool into the process that calls it.
 
 Everything the integration relies on is created here, as admin: the EUR company, its
 chart of accounts and fiscal years, one tax per store tax rate, the demo catalogue with
-stock, every country, the `integration` user and the web shop whose `web_id`s make sale
-creation idempotent.
+stock, every country, the `integration` user, the web shop whose `web_id`s make sale
+creation idempotent, and the payment method that records store payments on invoices.
 """
 import datetime as dt
 import json
@@ -26,11 +26,13 @@ COMPANY_NAME = "Retail Sync Demo"
 COMPANY_COUNTRY = "FR"
 CHART = "account.account_template_root_en"
 TAX_ACCOUNT_CODE = "6.3.4"  # "Excise And Sales Taxes" in Tryton's English chart
+CASH_ACCOUNT_CODE = "1.1.1"  # "Cash and Cash Equivalents" in Tryton's English chart
 INTEGRATION_GROUPS = (
     "Sales",
     "Sales Administrator",
     "Stock",
     "Stock Administration",
+    "Stock Force Assignment",  # the 3PL's shipments are the physical truth, even when Tryton's stock is short
     "Accounting",
     "Product Administration",
     "Party Administration",
@@ -48,6 +50,7 @@ def main(config_file: str, database: str, settings: dict) -> None:
     accounts = create_chart(company)
     for year in (dt.date.today().year, dt.date.today().year + 1):
         create_fiscal_year(company, year)
+    create_payment_method(company, settings["payment_method"])
     taxes = create_taxes(accounts["tax"])
     create_default_payment_term()
     categories = create_tax_categories(taxes, accounts)
@@ -113,6 +116,16 @@ def create_chart(company) -> dict:
     wizard.form.category_account_expense = accounts["expense"]
     wizard.execute("create_properties")
     return accounts
+
+
+def create_payment_method(company, name: str) -> None:
+    """Store payments (card, PayPal, ...) land in the cash account through the cash journal."""
+    (journal,) = Model.get("account.journal").find([("type", "=", "cash")], limit=1)
+    (cash,) = Model.get("account.account").find([("company", "=", company.id), ("code", "=", CASH_ACCOUNT_CODE)])
+    method = Model.get("account.invoice.payment.method")(
+        name=name, company=company, journal=journal, credit_account=cash, debit_account=cash
+    )
+    method.save()
 
 
 def create_fiscal_year(company, year: int) -> None:

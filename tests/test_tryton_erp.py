@@ -86,15 +86,6 @@ def key_of(order: Order) -> str:
     return sales_order_key(order.store_id, order.order_id)
 
 
-@pytest.fixture(scope="session")
-async def tryton(tryton_server):
-    """A raw RPC session to read what the adapter did."""
-    settings = tryton_server.settings
-    rpc = TrytonRpc(settings.url, settings.database, settings.user, settings.password)
-    yield rpc
-    await rpc.aclose()
-
-
 async def sales_for(tryton, key: str, fields=("state",)) -> list[dict]:
     return await tryton.call("sale.sale", "search_read", [("web_id", "=", key)], 0, None, None, list(fields))
 

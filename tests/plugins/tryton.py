@@ -5,6 +5,7 @@ The first run on a machine builds the template (about a minute); later sessions 
 import pytest
 
 from adapters.tryton import TrytonErp
+from adapters.tryton_rpc import TrytonRpc
 from embedded.tryton import TrytonServer
 
 
@@ -22,3 +23,12 @@ async def tryton_erp(tryton_server):
     erp = TrytonErp(tryton_server.settings)
     yield erp
     await erp.aclose()
+
+
+@pytest.fixture(scope="session")
+async def tryton(tryton_server):
+    """A raw RPC session to read what the adapter did."""
+    settings = tryton_server.settings
+    rpc = TrytonRpc(settings.url, settings.database, settings.user, settings.password)
+    yield rpc
+    await rpc.aclose()
