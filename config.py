@@ -64,6 +64,8 @@ class OrderPolicy(BaseModel):
     route_by_stock: bool = False
     """False: `center_by_sku` (then the 3PL's choice); True: by the 3PL's fulfillable stock per centre."""
     center_by_sku: dict[str, str] = {}
+    intake_every: timedelta = timedelta(minutes=5)
+    """How often each store's intake backstop looks for orders no webhook brought."""
 
 
 class StarterSettings(BaseModel):

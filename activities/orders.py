@@ -5,6 +5,7 @@ from pydantic import BaseModel
 from temporalio import activity
 
 from activities.errors import as_temporal_errors
+from activities.store_notes import note_once
 from adapters.erp import Erp, ErpCustomer, SalesOrder
 from canonical import Order
 from canonical.keys import customer_key, sales_order_key, store_note_marker
@@ -86,9 +87,17 @@ class OrderActivities:
                 f"retail-sync stopped processing this order: {cancellation.reason}.{undone}",
             )  # fmt: skip
 
+    def all(self) -> list:
+        return [
+            self.ensure_customer,
+            self.create_sales_order,
+            self.cancel_sales_order,
+            self.record_sale_on_store_order,
+            self.record_cancellation_on_store_order,
+        ]
+
     async def _note_once(self, store_id: str, order_id: str, kind: str, text: str) -> None:
-        """A private order note, tagged so a retry after a lost response sees it and does not add it twice."""
-        store = self._stores.client(store_id)
+        """A private note, tagged so a retry sees it was written."""
         marker = store_note_marker(kind, store_id, order_id)
-        if not any(marker in note.text for note in await store.list_order_notes(order_id)):
-            await store.add_order_note(order_id, f"{text} {marker}", customer_visible=False)
+        await note_once(self._stores.client(store_id), order_id, f"{text} {marker}", marker=marker,
+                        customer_visible=False)  # fmt: skip

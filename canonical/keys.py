@@ -30,3 +30,15 @@ def customer_key(store_id: str, customer: Customer) -> str:
 def store_note_marker(kind: str, store_id: str, order_id: str) -> str:
     """Tag put in notes we write to a store order, so a retry can see the note already exists."""
     return f"[retail-sync:{kind}:{store_id}:{order_id}]"
+
+
+def fulfilment_reference(store_id: str, order_id: str, part: str) -> str:
+    """The 3PL order's reference (unique per 3PL account): one per routed part of a store order."""
+    return f"{store_id}:{order_id}:{part}"
+
+
+def order_of_fulfilment_reference(reference: str) -> tuple[str, str] | None:
+    """(store id, order id) from a reference made by `fulfilment_reference`; None if it is not ours."""
+    store_id, _, rest = reference.partition(":")
+    order_id, _, part = rest.partition(":")
+    return (store_id, order_id) if store_id and order_id.isdigit() and part else None

@@ -24,7 +24,13 @@ async def hand_order_to_run(client: Client, task_queue: str, policy: OrderPolicy
     try:
         await client.start_workflow(
             OrderToCashWorkflow.run,
-            OrderRunInput(store_id=order.store_id, order_id=order.order_id, payment_window=policy.payment_window),
+            OrderRunInput(
+                store_id=order.store_id,
+                order_id=order.order_id,
+                payment_window=policy.payment_window,
+                fulfilment_sla=policy.fulfilment_sla,
+                shipment_poll_interval=policy.shipment_poll_interval,
+            ),
             id=workflow_id,
             task_queue=task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,

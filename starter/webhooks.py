@@ -1,4 +1,4 @@
-"""The webhook starter: verifies, validates and hands store events to Temporal in milliseconds.
+"""The webhook starter: verifies, validates and hands store and 3PL events to Temporal in milliseconds.
 
 Everything slow happens in the workflow. A request is either refused with a reason
 (401 signature, 400 payload, 404 store, 413 size) or durably handed to a run before
@@ -18,17 +18,15 @@ from temporalio.service import RPCError
 
 from adapters.woocommerce_orders import InvalidOrderPayload, order_from_woocommerce
 from config import Settings
+from starter.http import BodyTooLarge, read_body, refuse
 from starter.order_runs import hand_order_to_run
+from starter.shipbob_webhooks import shipbob_webhook_handler
 from starter.signatures import is_valid_woocommerce_signature
 from starter.temporal_client import connect
 
 log = logging.getLogger("retail-sync.starter")
 
 ORDER_TOPICS = {"order.created", "order.updated"}
-
-
-class _BodyTooLarge(Exception):
-    pass
 
 
 def create_app(settings: Settings, client: Client | None = None) -> Starlette:
@@ -43,35 +41,35 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
     async def woocommerce_webhook(request: Request) -> JSONResponse:
         store = settings.store(request.path_params["store_id"])
         if store is None:
-            return _refuse(404, "unknown store")
+            return refuse(404, "unknown store")
         try:
-            body = await _read_body(request, settings.starter.max_body_bytes)
-        except _BodyTooLarge:
-            return _refuse(413, f"body larger than {settings.starter.max_body_bytes} bytes")
+            body = await read_body(request, settings.starter.max_body_bytes)
+        except BodyTooLarge:
+            return refuse(413, f"body larger than {settings.starter.max_body_bytes} bytes")
         signature = request.headers.get("x-wc-webhook-signature")
         if signature is None:
             if _is_ping(request, body):
                 return JSONResponse({"status": "ping received"})
-            return _refuse(401, "missing X-WC-Webhook-Signature")
+            return refuse(401, "missing X-WC-Webhook-Signature")
         if not is_valid_woocommerce_signature(body, signature, store.webhook_secret.get_secret_value()):
             log.warning("store %s: webhook with a bad signature refused", store.id)
-            return _refuse(401, "invalid signature")
+            return refuse(401, "invalid signature")
         topic = request.headers.get("x-wc-webhook-topic", "")
         if topic not in ORDER_TOPICS:
             return JSONResponse({"status": "ignored", "reason": f"topic {topic or '(none)'} is not handled"})
         try:
             order = order_from_woocommerce(store.id, json.loads(body))
         except json.JSONDecodeError as err:
-            return _refuse(400, f"malformed JSON: {err}")
+            return refuse(400, f"malformed JSON: {err}")
         except InvalidOrderPayload as err:
-            return _refuse(400, f"not an order payload: {err}")
+            return refuse(400, f"not an order payload: {err}")
         try:
             workflow_id = await hand_order_to_run(
                 state["client"], settings.temporal.task_queue, settings.orders, order
             )
         except RPCError as err:
             log.error("store %s order %s: Temporal refused the hand-off: %s", store.id, order.order_id, err)
-            return _refuse(503, "could not hand the order to Temporal; not accepted, send again")
+            return refuse(503, "could not hand the order to Temporal; not accepted, send again")
         if workflow_id is None:
             return JSONResponse({"status": "order run already finished"})
         return JSONResponse({"status": "accepted", "workflow_id": workflow_id}, status_code=202)
@@ -89,23 +87,12 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
     return Starlette(
         routes=[
             Route("/webhooks/woocommerce/{store_id}", woocommerce_webhook, methods=["POST"]),
+            Route("/webhooks/shipbob", shipbob_webhook_handler(settings, lambda: state["client"]), methods=["POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],
         lifespan=lifespan,
     )
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise _BodyTooLarge()
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise _BodyTooLarge()
-    return bytes(body)
 
 
 def _is_ping(request: Request, body: bytes) -> bool:
@@ -114,7 +101,3 @@ def _is_ping(request: Request, body: bytes) -> bool:
         return False
     fields = parse_qs(body.decode("latin-1"))
     return list(fields) == ["webhook_id"] and fields["webhook_id"][0].isdigit()
-
-
-def _refuse(status: int, reason: str) -> JSONResponse:
-    return JSONResponse({"error": reason}, status_code=status)

@@ -5,6 +5,7 @@ pytest_plugins = [
     "tests.plugins.temporal",
     "tests.plugins.tryton",
     "tests.plugins.woocommerce",
+    "tests.plugins.shipbob",
     "tests.plugins.stack",
 ]
 

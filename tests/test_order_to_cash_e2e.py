@@ -7,51 +7,28 @@ from decimal import Decimal
 import httpx
 
 from activities.orders import ERP_SALE_NUMBER_META_KEY
-from canonical.keys import order_workflow_id, sales_order_key
-from starter import operator
+from canonical.keys import order_workflow_id
 from starter.cli import main as cli
 from starter.signatures import woocommerce_signature
-from tests.plugins.stack import STORE_ID, WEBHOOK_SECRET, OrderStack
+from tests.plugins.stack import (
+    SETTLE_S,
+    STORE_ID,
+    WEBHOOK_SECRET,
+    OrderStack,
+    add_erp_product,
+    progress,
+    reach,
+    sale_lines,
+    sales_for,
+)
 from tests.plugins.temporal import eventually
-from workflows.order_messages import OrderProgress, OrderStage
+from workflows.order_messages import OrderStage
 from workflows.order_to_cash import OrderToCashWorkflow
-
-SETTLE_S = 120  # Tryton's confirm takes ~1 s alone, more while the suite loads both cores
-
-
-async def progress(stack: OrderStack, order_id) -> OrderProgress | None:
-    try:
-        return await operator.show_order(stack.client, STORE_ID, str(order_id))
-    except Exception:  # the run may not exist yet: the webhook is asynchronous
-        return None
-
-
-async def reach(stack: OrderStack, order_id, stage: OrderStage) -> OrderProgress:
-    return await eventually(lambda: progress(stack, order_id), lambda p: p is not None and p.stage == stage, SETTLE_S)
-
-
-async def sales_for(stack: OrderStack, order_id) -> list[dict]:
-    return await stack.erp.call(
-        "sale.sale", "search_read", [("web_id", "=", sales_order_key(STORE_ID, str(order_id)))], 0, None, None,
-        ["number", "state", "reference", "party.name", "shipment_address.street", "shipment_address.city",
-         "shipment_address.country.code", "untaxed_amount", "tax_amount", "total_amount", "lines", "shipments"],
-    )  # fmt: skip
-
-
-async def sale_lines(stack: OrderStack, line_ids: list[int]) -> list[tuple[str, Decimal, Decimal, list[Decimal]]]:
-    lines = await stack.erp.call("sale.line", "read", line_ids, ["product.code", "quantity", "unit_price", "taxes"])
-    taxes = {t["id"]: t["rate"] for t in await stack.erp.call("account.tax", "search_read", [], 0, None, None, ["rate"])}
-    return sorted(
-        (line["product."]["code"], Decimal(str(line["quantity"])), line["unit_price"].normalize(),
-         sorted(taxes[t] * 100 for t in line["taxes"]))
-        for line in lines
-    )  # fmt: skip
-
 
 async def test_paid_order_becomes_exactly_one_confirmed_erp_sale(order_stack: OrderStack):
     order = await order_stack.shopper.place_order([("TEE-CLASSIC", 2), ("BOOK-COFFEE", 1)], paid=True,
                                                   customer="lukasz")  # fmt: skip
-    done = await reach(order_stack, order["id"], OrderStage.AWAITING_FULFILMENT)
+    done = await reach(order_stack, order["id"], OrderStage.AWAITING_SHIPMENT)
 
     (sale,) = await sales_for(order_stack, order["id"])
     assert sale["number"] == done.erp_sale_number
@@ -90,7 +67,7 @@ async def test_duplicate_concurrent_webhooks_still_give_one_sale(order_stack: Or
                                          for _ in range(5)], http.post(url, content=body,
                                                                       headers=signed("order.updated")))  # fmt: skip
     assert all(a.status_code in (200, 202) for a in answers), [a.text for a in answers]
-    await reach(order_stack, order["id"], OrderStage.AWAITING_FULFILMENT)
+    await reach(order_stack, order["id"], OrderStage.AWAITING_SHIPMENT)
 
     assert len(await sales_for(order_stack, order["id"])) == 1
     history = await order_stack.client.get_workflow_handle(order_workflow_id(STORE_ID, str(order["id"]))).fetch_history()
@@ -131,8 +108,9 @@ async def test_unknown_sku_parks_and_completes_after_the_product_is_added_and_re
     assert sku in listing
 
     await add_erp_product(order_stack, sku, "Limited Poster", Decimal("15.00"))
+    await order_stack.warehouse.restock(1, sku, 5)  # and the 3PL received some, so it can ship
     assert await asyncio.to_thread(cli, ["orders", "retry", STORE_ID, str(order["id"])]) == 0
-    done = await reach(order_stack, order["id"], OrderStage.AWAITING_FULFILMENT)
+    done = await reach(order_stack, order["id"], OrderStage.AWAITING_SHIPMENT)
 
     (sale,) = await sales_for(order_stack, order["id"])
     assert sale["number"] == done.erp_sale_number
@@ -141,7 +119,7 @@ async def test_unknown_sku_parks_and_completes_after_the_product_is_added_and_re
 
 async def test_cancellation_in_the_store_cancels_the_erp_sale(order_stack: OrderStack):
     order = await order_stack.shopper.place_order([("HOODIE-S", 1)], paid=True)
-    await reach(order_stack, order["id"], OrderStage.AWAITING_FULFILMENT)
+    await reach(order_stack, order["id"], OrderStage.AWAITING_SHIPMENT)
     (before,) = await sales_for(order_stack, order["id"])
 
     await order_stack.shopper.cancel(order["id"])
@@ -158,15 +136,3 @@ async def test_cancellation_in_the_store_cancels_the_erp_sale(order_stack: Order
     assert after["state"] in ("cancelled", "done")
     notes = [n.text for n in await order_stack.store.list_order_notes(order["id"]) if "stopped processing" in n.text]
     assert len(notes) == 1 and before["number"] in notes[0]
-
-
-async def add_erp_product(stack: OrderStack, sku: str, name: str, price: Decimal) -> None:
-    """What the merchant's ERP admin does when the parked reason says the SKU is missing."""
-    (model,) = await stack.erp_catalogue.call("product.product", "search_read", [("code", "=", "TEE-CLASSIC")], 0, 1,
-                                              None, ["template.account_category", "template.default_uom"])  # fmt: skip
-    await stack.erp_catalogue.call("product.template", "create", [{
-        "name": name, "type": "goods", "salable": True, "list_price": price,
-        "default_uom": model["template."]["default_uom"], "sale_uom": model["template."]["default_uom"],
-        "account_category": model["template."]["account_category"],
-        "products": [["create", [{"suffix_code": sku}]]],
-    }])  # fmt: skip

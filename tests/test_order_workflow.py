@@ -1,10 +1,11 @@
-"""Order-to-cash decisions on the time-skipping server: payment wait, parking, cancellation.
+"""Order-to-cash decisions on the time-skipping server: payment, parking, fulfilment, SLA, cancellation.
 
-The activities here are stand-ins registered under the real names, so these tests
-check the workflow's decisions; the real activities are covered end to end.
+The activities here are stand-ins registered under the real names, so these tests check
+the workflow's decisions; the real activities are covered end to end.
 """
 import uuid
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from temporalio import activity
@@ -12,21 +13,54 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
+from activities.fulfilment import InvoiceRequest, ShipmentOfOrder
 from activities.orders import CancellationOnStoreOrder, OrderRef, SaleOnStoreOrder, SalesOrderRequest
-from adapters.erp import ErpCustomer, SalesOrder, SalesOrderState
+from adapters.erp import ErpCustomer, ErpInvoice, InvoiceState, SalesOrder, SalesOrderState
 from canonical import Order, OrderStatus
-from workflows.order_messages import OrderRunInput, OrderStage
+from canonical.fulfilment import (
+    CancelOutcome,
+    CancelResult,
+    FulfilmentLine,
+    FulfilmentOrder,
+    FulfilmentOrderStatus,
+    FulfilmentRequest,
+    Shipment,
+    ShipmentStatus,
+    Tracking,
+)
+from workflows import search_attributes as sa
+from workflows.order_messages import OrderRunInput, OrderStage, ShipmentNews
 from workflows.order_to_cash import OrderToCashWorkflow
 from tests.factories import canonical_order, eur
 from tests.plugins.temporal import eventually
 
+REFERENCE = "test-store:1001:any"
+POLL = timedelta(hours=1)
+SLA = timedelta(days=3)
+
+
+def shipment(status: ShipmentStatus, *, tracking: bool = True, shipment_id: str = "S1", centre: str = "1",
+             detail: str = "") -> Shipment:  # fmt: skip
+    return Shipment(
+        shipment_id=shipment_id, center_id=centre, center_name=f"Centre {centre}", status=status, status_detail=detail,
+        lines=(FulfilmentLine(sku="TEE-CLASSIC", name="Classic Tee", quantity=Decimal(2)),),
+        tracking=Tracking(carrier="UPS", number=f"1Z{shipment_id}", url="https://t.example/1Z") if tracking else None,
+    )  # fmt: skip
+
 
 class FakeSystems:
-    """Records what the workflow asked of the store and the ERP."""
+    """Records what the workflow asked of the store, the ERP and the 3PL; `threepl` is the 3PL's truth."""
 
-    def __init__(self, create_failures: int = 0) -> None:
+    def __init__(self, create_failures: int = 0, cancellable: bool = True) -> None:
         self.calls: list[str] = []
         self.create_failures = create_failures
+        self.cancellable = cancellable
+        self.threepl: dict[str, FulfilmentOrder] = {}
+
+    def ship(self, reference: str, state: Shipment) -> None:
+        order = self.threepl[reference]
+        others = tuple(s for s in order.shipments if s.shipment_id != state.shipment_id)
+        self.threepl[reference] = order.model_copy(update={"shipments": (*others, state)})
 
     def activities(self):
         @activity.defn(name="ensure_customer")
@@ -54,16 +88,73 @@ class FakeSystems:
 
         @activity.defn(name="record_cancellation_on_store_order")
         async def record_cancellation_on_store_order(note: CancellationOnStoreOrder) -> None:
-            self.calls.append("record_cancellation_on_store_order")
+            self.calls.append(f"record_cancellation_on_store_order:{note.sale_number}")
+
+        @activity.defn(name="plan_fulfilment")
+        async def plan_fulfilment(order: Order) -> list[FulfilmentRequest]:
+            self.calls.append("plan_fulfilment")
+            return [FulfilmentRequest(reference=REFERENCE, order_number=order.number, recipient_name="Zoë Müller",
+                                      address=order.shipping_address,
+                                      lines=(FulfilmentLine(sku="TEE-CLASSIC", quantity=Decimal(2)),))]  # fmt: skip
+
+        @activity.defn(name="create_fulfilment_order")
+        async def create_fulfilment_order(request: FulfilmentRequest) -> FulfilmentOrder:
+            self.calls.append(f"create_fulfilment_order:{request.reference}:{request.center_id}")
+            number = len(self.threepl) + 1
+            self.threepl[request.reference] = FulfilmentOrder(
+                order_ref=str(500 + number), reference=request.reference, status=FulfilmentOrderStatus.PROCESSING,
+                shipments=(shipment(ShipmentStatus.PROCESSING, tracking=False, shipment_id=f"S{number}",
+                                    centre=request.center_id or "1"),),
+            )  # fmt: skip
+            return self.threepl[request.reference]
+
+        @activity.defn(name="get_fulfilment_order")
+        async def get_fulfilment_order(reference: str) -> FulfilmentOrder:
+            self.calls.append("get_fulfilment_order")
+            return self.threepl[reference]
+
+        @activity.defn(name="cancel_fulfilment_order")
+        async def cancel_fulfilment_order(reference: str) -> CancelResult:
+            self.calls.append("cancel_fulfilment_order")
+            if not self.cancellable:
+                raise ApplicationError("3PL order can no longer be fully cancelled (shipments S1 are picked)",
+                                       type="BusinessError", non_retryable=True)  # fmt: skip
+            return CancelResult(outcome=CancelOutcome.CANCELLED)
+
+        @activity.defn(name="cancel_fulfilment_shipment")
+        async def cancel_fulfilment_shipment(shipment_id: str) -> CancelResult:
+            self.calls.append(f"cancel_fulfilment_shipment:{shipment_id}")
+            return CancelResult(outcome=CancelOutcome.CANCELLED, cancelled_shipments=(shipment_id,))
+
+        @activity.defn(name="record_shipment_in_erp")
+        async def record_shipment_in_erp(news: ShipmentOfOrder) -> None:
+            self.calls.append(f"record_shipment_in_erp:{news.shipment.shipment_id}")
+
+        @activity.defn(name="record_shipment_on_store_order")
+        async def record_shipment_on_store_order(news: ShipmentOfOrder) -> None:
+            self.calls.append(f"record_shipment_on_store_order:{news.shipment.tracking.number}")
+
+        @activity.defn(name="complete_store_order")
+        async def complete_store_order(ref: OrderRef) -> None:
+            self.calls.append("complete_store_order")
+
+        @activity.defn(name="invoice_sales_order")
+        async def invoice_sales_order(request: InvoiceRequest) -> ErpInvoice:
+            self.calls.append(f"invoice_sales_order:{request.amount.amount}:{request.payment.transaction_id}")
+            return ErpInvoice(erp_ref="3", number="INV-3", state=InvoiceState.PAID, total_amount=request.amount,
+                              amount_to_pay=eur("0"))  # fmt: skip
 
         return [ensure_customer, create_sales_order, cancel_sales_order, record_sale_on_store_order,
-                record_cancellation_on_store_order]  # fmt: skip
+                record_cancellation_on_store_order, plan_fulfilment, create_fulfilment_order, get_fulfilment_order,
+                cancel_fulfilment_order, cancel_fulfilment_shipment, record_shipment_in_erp,
+                record_shipment_on_store_order, complete_store_order, invoice_sales_order]  # fmt: skip
 
 
 async def start_run(env, task_queue: str, order: Order, window: timedelta = timedelta(days=7)):
     return await env.client.start_workflow(
         OrderToCashWorkflow.run,
-        OrderRunInput(store_id=order.store_id, order_id=order.order_id, payment_window=window),
+        OrderRunInput(store_id=order.store_id, order_id=order.order_id, payment_window=window,
+                      fulfilment_sla=SLA, shipment_poll_interval=POLL),  # fmt: skip
         id=f"order-{uuid.uuid4()}",
         task_queue=task_queue,
         start_signal="store_order_changed",
@@ -75,6 +166,14 @@ async def stage_of(handle) -> OrderStage:
     return (await handle.query(OrderToCashWorkflow.progress)).stage
 
 
+async def reach(handle, stage: OrderStage) -> None:
+    await eventually(lambda: stage_of(handle), lambda s: s == stage)
+
+
+def worker(env, task_queue: str, systems: FakeSystems) -> Worker:
+    return Worker(env.client, task_queue=task_queue, workflows=[OrderToCashWorkflow], activities=systems.activities())
+
+
 @pytest.fixture
 def task_queue() -> str:
     return f"tq-{uuid.uuid4()}"
@@ -82,8 +181,7 @@ def task_queue() -> str:
 
 async def test_unpaid_order_closes_after_the_payment_window(time_skipping, task_queue):
     systems = FakeSystems()
-    async with Worker(time_skipping.client, task_queue=task_queue, workflows=[OrderToCashWorkflow],
-                      activities=systems.activities()):  # fmt: skip
+    async with worker(time_skipping, task_queue, systems):
         handle = await start_run(time_skipping, task_queue, canonical_order(status=OrderStatus.AWAITING_PAYMENT),
                                  window=timedelta(days=3))  # fmt: skip
         outcome = await handle.result()
@@ -91,52 +189,147 @@ async def test_unpaid_order_closes_after_the_payment_window(time_skipping, task_
     assert systems.calls == []
 
 
-async def test_order_paid_later_proceeds_to_the_erp(time_skipping, task_queue):
+async def test_order_paid_later_proceeds_to_the_erp_and_the_warehouse(time_skipping, task_queue):
     systems = FakeSystems()
-    async with Worker(time_skipping.client, task_queue=task_queue, workflows=[OrderToCashWorkflow],
-                      activities=systems.activities()):  # fmt: skip
+    async with worker(time_skipping, task_queue, systems):
         handle = await start_run(time_skipping, task_queue, canonical_order(status=OrderStatus.AWAITING_PAYMENT))
         assert await stage_of(handle) == OrderStage.AWAITING_PAYMENT
         await time_skipping.sleep(timedelta(days=2))
         await handle.signal(OrderToCashWorkflow.store_order_changed, canonical_order(minutes_later=5))
-        await eventually(lambda: stage_of(handle), lambda s: s == OrderStage.AWAITING_FULFILMENT)
+        await reach(handle, OrderStage.AWAITING_SHIPMENT)
         progress = await handle.query(OrderToCashWorkflow.progress)
     assert progress.erp_sale_number == "SO-9"
-    assert progress.steps_done == ["ensuring_customer", "creating_sales_order", "recording_sale_on_store"]
-    assert systems.calls == ["ensure_customer", "create_sales_order", "record_sale_on_store_order:SO-9"]
+    assert progress.steps_done == ["ensuring_customer", "creating_sales_order", "recording_sale_on_store",
+                                   "planning_fulfilment", "creating_fulfilment_order"]  # fmt: skip
+    assert systems.calls == ["ensure_customer", "create_sales_order", "record_sale_on_store_order:SO-9",
+                             "plan_fulfilment", f"create_fulfilment_order:{REFERENCE}:None"]  # fmt: skip
 
 
-async def test_out_of_order_snapshot_does_not_undo_a_newer_one(time_skipping, task_queue):
+async def test_shipped_order_is_recorded_completed_and_invoiced(time_skipping, task_queue):
     systems = FakeSystems()
-    async with Worker(time_skipping.client, task_queue=task_queue, workflows=[OrderToCashWorkflow],
-                      activities=systems.activities()):  # fmt: skip
-        handle = await start_run(time_skipping, task_queue, canonical_order(minutes_later=10))
-        await handle.signal(OrderToCashWorkflow.store_order_changed,
-                            canonical_order(status=OrderStatus.CANCELLED, minutes_later=1))  # fmt: skip
-        await eventually(lambda: stage_of(handle), lambda s: s == OrderStage.AWAITING_FULFILMENT)
-    assert "cancel_sales_order" not in systems.calls
-
-
-async def test_store_cancellation_before_fulfilment_cancels_the_erp_sale(time_skipping, task_queue):
-    systems = FakeSystems()
-    async with Worker(time_skipping.client, task_queue=task_queue, workflows=[OrderToCashWorkflow],
-                      activities=systems.activities()):  # fmt: skip
+    async with worker(time_skipping, task_queue, systems):
         handle = await start_run(time_skipping, task_queue, canonical_order())
-        await eventually(lambda: stage_of(handle), lambda s: s == OrderStage.AWAITING_FULFILMENT)
+        await reach(handle, OrderStage.AWAITING_SHIPMENT)
+        news = ShipmentNews(reference=REFERENCE, shipment=shipment(ShipmentStatus.SHIPPED))
+        for _ in range(3):  # the 3PL's retries deliver the same event again
+            await handle.signal(OrderToCashWorkflow.shipment_changed, news)
+        outcome = await handle.result()
+    assert outcome.stage == OrderStage.COMPLETED
+    assert systems.calls[-4:] == ["record_shipment_in_erp:S1", "record_shipment_on_store_order:1ZS1",
+                                  "complete_store_order", "invoice_sales_order:40.00:ch_1"]  # fmt: skip
+
+
+async def test_shipped_without_tracking_waits_for_the_poll_to_tell_the_customer(time_skipping, task_queue):
+    systems = FakeSystems()
+    async with worker(time_skipping, task_queue, systems):
+        handle = await start_run(time_skipping, task_queue, canonical_order())
+        await reach(handle, OrderStage.AWAITING_SHIPMENT)
+        untracked = shipment(ShipmentStatus.SHIPPED, tracking=False)
+        await handle.signal(OrderToCashWorkflow.shipment_changed, ShipmentNews(reference=REFERENCE, shipment=untracked))
+        await eventually(lambda: handle.query(OrderToCashWorkflow.progress),
+                         lambda p: p.fulfilment.recorded_in_erp == ["S1"] and p.stage == OrderStage.AWAITING_SHIPMENT)
+        assert "complete_store_order" not in systems.calls
+        systems.ship(REFERENCE, shipment(ShipmentStatus.SHIPPED))  # tracking appears on the 3PL's order
+        outcome = await handle.result()  # time skips to the poll
+    assert outcome.stage == OrderStage.COMPLETED
+    assert systems.calls.count("record_shipment_in_erp:S1") == 1
+    assert "record_shipment_on_store_order:1ZS1" in systems.calls
+
+
+async def test_a_lost_webhook_is_caught_by_the_poll_backstop(time_skipping, task_queue):
+    systems = FakeSystems()
+    async with worker(time_skipping, task_queue, systems):
+        handle = await start_run(time_skipping, task_queue, canonical_order())
+        await reach(handle, OrderStage.AWAITING_SHIPMENT)
+        systems.ship(REFERENCE, shipment(ShipmentStatus.DELIVERED))  # nobody tells the run
+        outcome = await handle.result()
+    assert outcome.stage == OrderStage.COMPLETED
+    assert "get_fulfilment_order" in systems.calls
+
+
+async def test_order_not_shipped_within_the_sla_is_flagged_without_failing(time_skipping, task_queue):
+    systems = FakeSystems()
+    async with worker(time_skipping, task_queue, systems):
+        handle = await start_run(time_skipping, task_queue, canonical_order())
+        await reach(handle, OrderStage.AWAITING_SHIPMENT)
+        await time_skipping.sleep(SLA + POLL)
+        progress = await eventually(lambda: handle.query(OrderToCashWorkflow.progress), lambda p: p.fulfilment_late)
+        attributes = (await handle.describe()).typed_search_attributes
+        assert progress.stage == OrderStage.AWAITING_SHIPMENT
+        assert attributes.get(sa.FULFILMENT_LATE) is True and attributes.get(sa.NEEDS_ATTENTION) is True
+        systems.ship(REFERENCE, shipment(ShipmentStatus.SHIPPED))
+        outcome = await handle.result()
+    assert outcome.stage == OrderStage.COMPLETED
+
+
+async def test_3pl_exception_parks_and_a_reroute_ships_from_another_centre(time_skipping, task_queue):
+    systems = FakeSystems()
+    async with worker(time_skipping, task_queue, systems):
+        handle = await start_run(time_skipping, task_queue, canonical_order())
+        await reach(handle, OrderStage.AWAITING_SHIPMENT)
+        stuck = shipment(ShipmentStatus.EXCEPTION, tracking=False, detail="OutOfStock")
+        await handle.signal(OrderToCashWorkflow.shipment_changed, ShipmentNews(reference=REFERENCE, shipment=stuck))
+        await reach(handle, OrderStage.PARKED)
+        progress = await handle.query(OrderToCashWorkflow.progress)
+        assert progress.parked.reason == "3PL shipment S1 at Centre 1 is exception (OutOfStock)"
+        await handle.execute_update(OrderToCashWorkflow.reroute, "2")
+        await reach(handle, OrderStage.AWAITING_SHIPMENT)
+        rerouted = "test-store:1001:2>1"
+        assert systems.calls[-2:] == ["cancel_fulfilment_shipment:S1", f"create_fulfilment_order:{rerouted}:2"]
+        await handle.signal(OrderToCashWorkflow.shipment_changed,
+                            ShipmentNews(reference=rerouted, shipment=shipment(ShipmentStatus.SHIPPED,
+                                                                               shipment_id="S2", centre="2")))  # fmt: skip
+        outcome = await handle.result()
+    assert outcome.stage == OrderStage.COMPLETED
+    assert "record_shipment_in_erp:S2" in systems.calls and "record_shipment_in_erp:S1" not in systems.calls
+
+
+async def test_store_cancellation_cancels_at_the_3pl_first_then_the_erp_sale(time_skipping, task_queue):
+    systems = FakeSystems()
+    async with worker(time_skipping, task_queue, systems):
+        handle = await start_run(time_skipping, task_queue, canonical_order())
+        await reach(handle, OrderStage.AWAITING_SHIPMENT)
         await handle.signal(OrderToCashWorkflow.store_order_changed,
                             canonical_order(status=OrderStatus.CANCELLED, minutes_later=30))  # fmt: skip
         outcome = await handle.result()
     assert outcome.stage == OrderStage.CANCELLED
     assert outcome.note == "order cancelled in the store"
-    assert systems.calls[-2:] == ["cancel_sales_order", "record_cancellation_on_store_order"]
+    assert systems.calls[-3:] == ["cancel_fulfilment_order", "cancel_sales_order",
+                                  "record_cancellation_on_store_order:SO-9"]  # fmt: skip
+
+
+async def test_cancel_the_3pl_cannot_stop_parks_and_keeps_the_erp_sale(time_skipping, task_queue):
+    systems = FakeSystems(cancellable=False)
+    async with worker(time_skipping, task_queue, systems):
+        handle = await start_run(time_skipping, task_queue, canonical_order())
+        await reach(handle, OrderStage.AWAITING_SHIPMENT)
+        await handle.execute_update(OrderToCashWorkflow.cancel, "customer changed their mind")
+        await reach(handle, OrderStage.PARKED)
+        progress = await handle.query(OrderToCashWorkflow.progress)
+        assert "no longer be fully cancelled" in progress.parked.reason
+        await handle.execute_update(OrderToCashWorkflow.cancel, "goods ship; return later")
+        outcome = await handle.result()
+    assert outcome.stage == OrderStage.CANCELLED
+    assert "left as they are by the operator: cancel_fulfilment_order" in outcome.note
+    assert "cancel_sales_order" not in systems.calls
+    assert systems.calls[-1] == "record_cancellation_on_store_order:"
+
+
+async def test_out_of_order_snapshot_does_not_undo_a_newer_one(time_skipping, task_queue):
+    systems = FakeSystems()
+    async with worker(time_skipping, task_queue, systems):
+        handle = await start_run(time_skipping, task_queue, canonical_order(minutes_later=10))
+        await handle.signal(OrderToCashWorkflow.store_order_changed,
+                            canonical_order(status=OrderStatus.CANCELLED, minutes_later=1))  # fmt: skip
+        await reach(handle, OrderStage.AWAITING_SHIPMENT)
+    assert "cancel_sales_order" not in systems.calls
 
 
 async def test_business_error_parks_until_an_operator_retries(time_skipping, task_queue):
     systems = FakeSystems(create_failures=1)
-    async with Worker(time_skipping.client, task_queue=task_queue, workflows=[OrderToCashWorkflow],
-                      activities=systems.activities()):  # fmt: skip
+    async with worker(time_skipping, task_queue, systems):
         handle = await start_run(time_skipping, task_queue, canonical_order())
-        await eventually(lambda: stage_of(handle), lambda s: s == OrderStage.PARKED)
+        await reach(handle, OrderStage.PARKED)
         progress = await handle.query(OrderToCashWorkflow.progress)
         assert progress.parked is not None
         assert progress.parked.step == "creating_sales_order"
@@ -144,28 +337,29 @@ async def test_business_error_parks_until_an_operator_retries(time_skipping, tas
         await time_skipping.sleep(timedelta(days=30))
         assert await stage_of(handle) == OrderStage.PARKED
         await handle.execute_update(OrderToCashWorkflow.retry)
-        await eventually(lambda: stage_of(handle), lambda s: s == OrderStage.AWAITING_FULFILMENT)
+        await reach(handle, OrderStage.AWAITING_SHIPMENT)
     assert systems.calls.count("create_sales_order") == 2
 
 
 async def test_parked_order_cancelled_by_an_operator_is_undone(time_skipping, task_queue):
     systems = FakeSystems(create_failures=1)
-    async with Worker(time_skipping.client, task_queue=task_queue, workflows=[OrderToCashWorkflow],
-                      activities=systems.activities()):  # fmt: skip
+    async with worker(time_skipping, task_queue, systems):
         handle = await start_run(time_skipping, task_queue, canonical_order())
-        await eventually(lambda: stage_of(handle), lambda s: s == OrderStage.PARKED)
+        await reach(handle, OrderStage.PARKED)
         await handle.execute_update(OrderToCashWorkflow.cancel, "customer asked by phone")
         outcome = await handle.result()
     assert outcome.stage == OrderStage.CANCELLED
     assert outcome.note == "cancelled by operator: customer asked by phone"
-    assert systems.calls[-2:] == ["cancel_sales_order", "record_cancellation_on_store_order"]
+    assert systems.calls[-2:] == ["cancel_sales_order", "record_cancellation_on_store_order:"]
 
 
-async def test_retry_is_refused_when_the_order_is_not_parked(time_skipping, task_queue):
+async def test_retry_and_reroute_are_refused_when_the_order_is_not_parked(time_skipping, task_queue):
     systems = FakeSystems()
-    async with Worker(time_skipping.client, task_queue=task_queue, workflows=[OrderToCashWorkflow],
-                      activities=systems.activities()):  # fmt: skip
+    async with worker(time_skipping, task_queue, systems):
         handle = await start_run(time_skipping, task_queue, canonical_order(status=OrderStatus.AWAITING_PAYMENT))
         with pytest.raises(WorkflowUpdateFailedError) as refused:
             await handle.execute_update(OrderToCashWorkflow.retry)
+        with pytest.raises(WorkflowUpdateFailedError) as not_reroutable:
+            await handle.execute_update(OrderToCashWorkflow.reroute, "2")
     assert "not parked" in str(refused.value.cause)
+    assert "not parked" in str(not_reroutable.value.cause)

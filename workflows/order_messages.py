@@ -7,6 +7,9 @@ from enum import StrEnum
 
 from pydantic import BaseModel
 
+from canonical.fulfilment import Shipment
+from workflows.fulfilment_progress import FulfilmentProgress
+
 
 class OrderStage(StrEnum):
     """Where a run stands, in words support staff search for (search attribute `OrderStage`)."""
@@ -15,7 +18,14 @@ class OrderStage(StrEnum):
     ENSURING_CUSTOMER = "ensuring_customer"
     CREATING_SALES_ORDER = "creating_sales_order"
     RECORDING_SALE_ON_STORE = "recording_sale_on_store"
-    AWAITING_FULFILMENT = "awaiting_fulfilment"
+    PLANNING_FULFILMENT = "planning_fulfilment"
+    CREATING_FULFILMENT_ORDER = "creating_fulfilment_order"
+    AWAITING_SHIPMENT = "awaiting_shipment"
+    RECORDING_SHIPMENT = "recording_shipment"
+    REROUTING = "rerouting"
+    COMPLETING_STORE_ORDER = "completing_store_order"
+    INVOICING = "invoicing"
+    COMPLETED = "completed"
     PARKED = "parked"
     CANCELLING = "cancelling"
     CANCELLED = "cancelled"
@@ -26,6 +36,15 @@ class OrderRunInput(BaseModel):
     store_id: str
     order_id: str
     payment_window: timedelta
+    fulfilment_sla: timedelta = timedelta(days=3)
+    shipment_poll_interval: timedelta = timedelta(hours=1)
+
+
+class ShipmentNews(BaseModel):
+    """A 3PL shipment as a webhook or a poll saw it, for the 3PL order `reference`."""
+
+    reference: str
+    shipment: Shipment
 
 
 class ParkedStep(BaseModel):
@@ -45,6 +64,8 @@ class OrderProgress(BaseModel):
     parked: ParkedStep | None = None
     steps_done: list[str] = []
     cancel_reason: str = ""
+    fulfilment_late: bool = False
+    fulfilment: FulfilmentProgress | None = None
 
 
 class OrderOutcome(BaseModel):

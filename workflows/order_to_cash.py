@@ -1,8 +1,11 @@
 """Order-to-cash for one store order.
 
-paid store order → ERP customer → confirmed ERP sale → sale number back on the store
-order → await fulfilment. A business error parks the run until an operator retries or
-cancels; a cancellation (store or operator) undoes what was done, newest first.
+paid store order → ERP customer → confirmed ERP sale → sale number on the store order →
+3PL order(s) routed to fulfilment centres → each shipment marked in the ERP and noted on
+the store order with its tracking → store order completed → ERP invoice posted and paid.
+
+A business error parks the run until an operator retries (or reroutes a stuck shipment)
+or cancels; a cancellation (store or operator) undoes what was done, newest first.
 """
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -14,6 +17,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.fulfilment import FulfilmentActivities, InvoiceRequest, ShipmentOfOrder
     from activities.orders import (
         CancellationOnStoreOrder,
         OrderActivities,
@@ -22,8 +26,18 @@ with workflow.unsafe.imports_passed_through():
         SalesOrderRequest,
     )
     from canonical import Order
+    from canonical.fulfilment import FulfilmentLine, FulfilmentRequest, Shipment, ShipmentStatus
+    from canonical.keys import fulfilment_reference
     from workflows import search_attributes as sa
-    from workflows.order_messages import OrderOutcome, OrderProgress, OrderRunInput, OrderStage, ParkedStep
+    from workflows.fulfilment_progress import FulfilmentProgress
+    from workflows.order_messages import (
+        OrderOutcome,
+        OrderProgress,
+        OrderRunInput,
+        OrderStage,
+        ParkedStep,
+        ShipmentNews,
+    )
 
 T = TypeVar("T")
 
@@ -34,12 +48,14 @@ STEP_RETRY = RetryPolicy(
 STEP_DEADLINE = timedelta(hours=24)
 STORE_CALL_TIMEOUT = timedelta(seconds=90)
 ERP_CALL_TIMEOUT = timedelta(minutes=3)
+THREEPL_CALL_TIMEOUT = timedelta(seconds=90)
 
 
 class _Decision(Enum):
     RETRY = "retry"
     STOP = "stop"
     SKIP = "skip"
+    REROUTE = "reroute"
 
 
 class _StopProcessing(Exception):
@@ -49,22 +65,25 @@ class _StopProcessing(Exception):
 @workflow.defn
 class OrderToCashWorkflow:
     def __init__(self) -> None:
-        self._store_id = ""
-        self._order_id = ""
+        self._run: OrderRunInput | None = None
         self._order: Order | None = None
         self._stage = OrderStage.AWAITING_PAYMENT
         self._parked: ParkedStep | None = None
         self._retry_requested = False
         self._skip_requested = False
+        self._reroute_to = ""
         self._compensating = False
         self._cancel_reason = ""
         self._steps_done: list[str] = []
         self._sale_number = ""
         self._compensations: list[tuple[str, Callable[[], Awaitable[object]]]] = []
+        self._fulfilment: FulfilmentProgress | None = None
+        self._shipment_news = False
+        self._late = False
 
     @workflow.run
     async def run(self, run: OrderRunInput) -> OrderOutcome:
-        self._store_id, self._order_id = run.store_id, run.order_id
+        self._run = run
         await workflow.wait_condition(lambda: self._order is not None)
         self._publish_identity()
         try:
@@ -72,11 +91,12 @@ class OrderToCashWorkflow:
                 self._enter(OrderStage.PAYMENT_EXPIRED)
                 return self._outcome(f"not paid within {run.payment_window}")
             await self._create_erp_sale()
-            await self._await_fulfilment()
+            await self._fulfil()
+            await self._close_the_sale()
         except _StopProcessing:
-            await self._undo_completed_steps()
+            note = await self._undo_completed_steps()
             self._enter(OrderStage.CANCELLED)
-            return self._outcome(self._cancel_reason)
+            return self._outcome(f"{self._cancel_reason}{note}")
         return self._outcome("")
 
     # -- the business process -------------------------------------------------
@@ -98,9 +118,7 @@ class OrderToCashWorkflow:
         customer = await self._step(
             OrderStage.ENSURING_CUSTOMER,
             lambda: workflow.execute_activity_method(
-                OrderActivities.ensure_customer,
-                self._current,
-                **_erp_call("Find or create the ERP customer"),
+                OrderActivities.ensure_customer, self._current, **_erp_call("Find or create the ERP customer")
             ),
         )
         self._on_cancel("cancel_sales_order", self._cancel_sales_order)
@@ -123,11 +141,156 @@ class OrderToCashWorkflow:
             ),
         )
 
-    async def _await_fulfilment(self) -> None:
-        """Fulfilment through the 3PL is the next capability; until then the run waits here for a cancellation."""
-        self._enter(OrderStage.AWAITING_FULFILMENT)
-        await workflow.wait_condition(lambda: bool(self._cancel_reason))
+    async def _fulfil(self) -> None:
+        """Send the lines to the warehouse(s), then follow every shipment until all of them left."""
+        plan = await self._step(
+            OrderStage.PLANNING_FULFILMENT,
+            lambda: workflow.execute_activity_method(
+                FulfilmentActivities.plan_fulfilment, self._current, **_threepl_call("Route lines to centres")
+            ),
+        )
+        self._fulfilment = FulfilmentProgress.for_lines(
+            [FulfilmentLine(sku=line.sku or "", quantity=line.quantity) for line in self._current.lines]
+        )
+        for request in plan:
+            await self._send_to_warehouse(request)
+        sla_due = workflow.now() + self._input.fulfilment_sla
+        while True:
+            await self._record_shipments()
+            if self._fulfilment.everything_shipped and self._fulfilment.everything_recorded:
+                return
+            stuck = self._fulfilment.needing_decision()
+            if stuck:
+                await self._decide_on(stuck[0])
+            else:
+                await self._await_shipment_news(sla_due)
+
+    async def _send_to_warehouse(self, request: FulfilmentRequest) -> None:
+        self._progress.requested(request)
+        self._on_cancel(f"cancel_fulfilment_order {request.reference}", lambda: self._cancel_at_3pl(request.reference))
+        order = await self._step(
+            OrderStage.CREATING_FULFILMENT_ORDER,
+            lambda: workflow.execute_activity_method(
+                FulfilmentActivities.create_fulfilment_order,
+                request,
+                **_threepl_call(f"Ask centre {request.center_id or '(3PL choice)'} to ship"),
+            ),
+        )
+        self._progress.apply_order(order)
+
+    async def _await_shipment_news(self, sla_due) -> None:
+        """Wait for a webhook; if none comes within the poll interval, ask the 3PL (a webhook may be lost)."""
+        self._enter(OrderStage.AWAITING_SHIPMENT)
+        self._shipment_news = False
+        wait = self._input.shipment_poll_interval
+        if not self._late and sla_due > workflow.now():
+            wait = min(wait, sla_due - workflow.now())
+        try:
+            await workflow.wait_condition(
+                lambda: self._shipment_news or bool(self._cancel_reason), timeout=wait, timeout_summary="3PL poll"
+            )
+        except TimeoutError:
+            await self._poll_3pl()
+            if not self._late and workflow.now() >= sla_due and not self._progress.everything_shipped:
+                self._late = True
+                self._enter(OrderStage.AWAITING_SHIPMENT)
         self._stop_if_cancelled()
+
+    async def _poll_3pl(self) -> None:
+        for reference in list(self._progress.requests):
+            order = await self._step(
+                OrderStage.AWAITING_SHIPMENT,
+                lambda: workflow.execute_activity_method(
+                    FulfilmentActivities.get_fulfilment_order, reference, **_threepl_call("Poll the 3PL order")
+                ),
+                name=f"poll {reference}",
+                quiet=True,
+            )
+            self._progress.apply_order(order)
+
+    async def _record_shipments(self) -> None:
+        """Each shipment that left: its quantities in the ERP, then a tracking note the customer sees."""
+        for shipment in self._progress.to_record_in_erp():
+            await self._step(
+                OrderStage.RECORDING_SHIPMENT,
+                lambda: workflow.execute_activity_method(
+                    FulfilmentActivities.record_shipment_in_erp,
+                    self._shipment_of_order(shipment),
+                    **_erp_call(f"Mark shipment {shipment.shipment_id} shipped in the ERP"),
+                ),
+                name=f"record shipment {shipment.shipment_id} in ERP",
+            )
+            self._progress.recorded_in_erp.append(shipment.shipment_id)
+        for shipment in self._progress.to_note_on_store():
+            await self._step(
+                OrderStage.RECORDING_SHIPMENT,
+                lambda: workflow.execute_activity_method(
+                    FulfilmentActivities.record_shipment_on_store_order,
+                    self._shipment_of_order(shipment),
+                    **_store_call(f"Tell the customer: shipment {shipment.shipment_id} tracking"),
+                ),
+                name=f"note shipment {shipment.shipment_id} on store order",
+            )
+            self._progress.noted_on_store.append(shipment.shipment_id)
+
+    async def _decide_on(self, stuck: Shipment) -> None:
+        """A shipment the 3PL cannot ship (stock, address): an operator retries, reroutes or cancels."""
+        reference = self._progress.shipment_reference[stuck.shipment_id]
+        centre = stuck.center_name or stuck.center_id
+        detail = f" ({stuck.status_detail})" if stuck.status_detail else ""
+        reason = f"3PL shipment {stuck.shipment_id} at {centre} is {stuck.status.value}{detail}"
+        decision = await self._park(f"fulfilment {reference}", reason)
+        if decision is _Decision.STOP:
+            raise _StopProcessing()
+        if decision is _Decision.REROUTE:
+            await self._reroute(stuck, self._reroute_to)
+        else:
+            await self._poll_3pl()
+
+    async def _reroute(self, stuck: Shipment, centre: str) -> None:
+        lines = self._progress.lines_to_reroute(stuck)
+        await self._step(
+            OrderStage.REROUTING,
+            lambda: workflow.execute_activity_method(
+                FulfilmentActivities.cancel_fulfilment_shipment,
+                stuck.shipment_id,
+                **_threepl_call(f"Cancel stuck shipment {stuck.shipment_id}"),
+            ),
+        )
+        reference = self._progress.shipment_reference[stuck.shipment_id]
+        self._progress.apply(reference, stuck.model_copy(update={"status": ShipmentStatus.CANCELLED}))
+        attempt = sum(1 for ref in self._progress.requests if ref.startswith(f"{reference}>"))
+        request = self._progress.requests[reference].model_copy(
+            update={
+                "reference": fulfilment_reference(self._store_id, self._order_id, f"{centre}>{attempt + 1}"),
+                "center_id": centre,
+                "lines": tuple(lines),
+            }
+        )
+        await self._send_to_warehouse(request)
+
+    async def _close_the_sale(self) -> None:
+        order = self._current
+        await self._step(
+            OrderStage.COMPLETING_STORE_ORDER,
+            lambda: workflow.execute_activity_method(
+                FulfilmentActivities.complete_store_order,
+                OrderRef(store_id=self._store_id, order_id=self._order_id),
+                **_store_call("Mark the store order completed"),
+            ),
+        )
+        await self._step(
+            OrderStage.INVOICING,
+            lambda: workflow.execute_activity_method(
+                FulfilmentActivities.invoice_sales_order,
+                InvoiceRequest(store_id=self._store_id, order_id=self._order_id, payment=order.payment,
+                               amount=order.total),  # fmt: skip
+                **_erp_call("Post the ERP invoice and record the store's payment"),
+            ),
+        )
+        self._enter(OrderStage.COMPLETED)
+
+    # -- undoing --------------------------------------------------------------
 
     async def _cancel_sales_order(self) -> object:
         return await workflow.execute_activity_method(
@@ -136,10 +299,19 @@ class OrderToCashWorkflow:
             **_erp_call("Cancel the ERP sale"),
         )
 
-    async def _undo_completed_steps(self) -> None:
+    async def _cancel_at_3pl(self, reference: str) -> object:
+        return await workflow.execute_activity_method(
+            FulfilmentActivities.cancel_fulfilment_order, reference, **_threepl_call(f"Cancel 3PL order {reference}")
+        )
+
+    async def _undo_completed_steps(self) -> str:
+        """Newest first. If an operator gives up on an undo step, older ones stay as they are: the 3PL
+        shipping goods that could not be stopped must keep its ERP sale. Returns a note on what was left."""
         self._compensating = True
+        left: list[str] = []
         for name, undo in reversed(self._compensations):
-            await self._step(OrderStage.CANCELLING, undo, name=name)
+            if left or await self._step(OrderStage.CANCELLING, undo, name=name) is _SKIPPED:
+                left.append(name)
         await self._step(
             OrderStage.CANCELLING,
             lambda: workflow.execute_activity_method(
@@ -148,12 +320,13 @@ class OrderToCashWorkflow:
                     store_id=self._store_id,
                     order_id=self._order_id,
                     reason=self._cancel_reason,
-                    sale_number=self._sale_number,
+                    sale_number="" if left else self._sale_number,
                 ),
                 **_store_call("Note the cancellation on the store order"),
             ),
             name="record_cancellation_on_store_order",
         )
+        return f"; left as they are by the operator: {', '.join(left)}" if left else ""
 
     # -- steps, parking and compensation --------------------------------------
 
@@ -161,13 +334,19 @@ class OrderToCashWorkflow:
         """Register an undo before the step it undoes: its outcome may be unknown after a lost response."""
         self._compensations.append((name, undo))
 
-    async def _step(self, stage: OrderStage, call: Callable[[], Awaitable[T]], *, name: str = "") -> T | None:
-        """Run one step; on failure park until an operator retries, or a cancellation stops the run."""
+    async def _step(
+        self, stage: OrderStage, call: Callable[[], Awaitable[T]], *, name: str = "", quiet: bool = False
+    ) -> T:
+        """Run one step; on failure park until an operator retries, or a cancellation stops the run.
+
+        While undoing, an operator may instead give up on the step: it then returns `_SKIPPED`.
+        """
         name = name or stage.value
         while True:
             if not self._compensating:
                 self._stop_if_cancelled()
-            self._enter(stage)
+            if not quiet:
+                self._enter(stage)
             try:
                 result = await call()
             except ActivityError as err:
@@ -175,32 +354,37 @@ class OrderToCashWorkflow:
                 if decision is _Decision.STOP:
                     raise _StopProcessing() from None
                 if decision is _Decision.SKIP:
-                    self._steps_done.append(f"{name} (skipped by operator)")
-                    return None
+                    self._steps_done.append(f"{name} (left by operator)")
+                    return _SKIPPED  # type: ignore[return-value]
                 continue
-            self._steps_done.append(name)
+            if not quiet:
+                self._steps_done.append(name)
             return result
 
     async def _park(self, step: str, reason: str) -> _Decision:
         self._parked = ParkedStep(step=step, reason=reason)
         self._retry_requested = self._skip_requested = False
+        self._reroute_to = ""
         self._enter(OrderStage.PARKED)
         workflow.logger.warning("Order %s/%s parked at %s: %s", self._store_id, self._order_id, step, reason)
         await workflow.wait_condition(
             lambda: self._retry_requested
             or self._skip_requested
+            or bool(self._reroute_to)
             or (bool(self._cancel_reason) and not self._compensating)
         )
         self._parked = None
         if self._retry_requested:
             return _Decision.RETRY
+        if self._reroute_to:
+            return _Decision.REROUTE
         return _Decision.SKIP if self._skip_requested else _Decision.STOP
 
     def _stop_if_cancelled(self) -> None:
         if self._cancel_reason:
             raise _StopProcessing()
 
-    # -- messages from the store and operators --------------------------------
+    # -- messages from the store, the 3PL and operators -----------------------
 
     @workflow.signal
     def store_order_changed(self, order: Order) -> None:
@@ -211,27 +395,46 @@ class OrderToCashWorkflow:
         if order.is_cancelled and not self._cancel_reason:
             self._cancel_reason = f"order {order.store_status} in the store"
 
+    @workflow.signal
+    def shipment_changed(self, news: ShipmentNews) -> None:
+        """A 3PL webhook; duplicates and stale news change nothing."""
+        if self._fulfilment is not None and self._fulfilment.apply(news.reference, news.shipment):
+            self._shipment_news = True
+
     @workflow.update
     def retry(self) -> str:
         self._retry_requested = True
-        return f"retrying step {self._parked.step if self._parked else ''}"
+        return f"retrying {self._parked.step if self._parked else ''}"
 
     @retry.validator
     def _validate_retry(self) -> None:
-        if self._stage != OrderStage.PARKED:
-            raise ApplicationError(f"order is not parked (stage: {self._stage.value})", type="NotParked")
+        self._must_be_parked()
+
+    @workflow.update
+    def reroute(self, centre: str) -> str:
+        self._reroute_to = centre
+        return f"rerouting to centre {centre}"
+
+    @reroute.validator
+    def _validate_reroute(self, centre: str) -> None:
+        self._must_be_parked()
+        assert self._parked is not None
+        if not self._parked.step.startswith("fulfilment ") or self._compensating:
+            raise ApplicationError("only a stuck 3PL shipment can be rerouted", type="NotReroutable")
+        if not centre:
+            raise ApplicationError("name the fulfilment centre to reroute to", type="NotReroutable")
 
     @workflow.update
     def cancel(self, reason: str) -> str:
         if self._compensating:
             self._skip_requested = True
-            return f"skipping undo step {self._parked.step if self._parked else ''}"
+            return f"leaving {self._parked.step if self._parked else ''} as it is; older steps stay too"
         self._cancel_reason = f"cancelled by operator: {reason}" if reason else "cancelled by operator"
         return "cancelling: completed steps will be undone"
 
     @cancel.validator
     def _validate_cancel(self, reason: str) -> None:
-        if self._stage in (OrderStage.CANCELLED, OrderStage.PAYMENT_EXPIRED):
+        if self._stage in (OrderStage.CANCELLED, OrderStage.PAYMENT_EXPIRED, OrderStage.COMPLETED):
             raise ApplicationError(f"order run already finished ({self._stage.value})", type="AlreadyFinished")
         if self._compensating and self._stage != OrderStage.PARKED:
             raise ApplicationError("order is already being cancelled", type="AlreadyCancelling")
@@ -249,14 +452,41 @@ class OrderToCashWorkflow:
             parked=self._parked,
             steps_done=list(self._steps_done),
             cancel_reason=self._cancel_reason,
+            fulfilment_late=self._late,
+            fulfilment=self._fulfilment,
         )
 
-    # -- visibility -----------------------------------------------------------
+    def _must_be_parked(self) -> None:
+        if self._stage != OrderStage.PARKED:
+            raise ApplicationError(f"order is not parked (stage: {self._stage.value})", type="NotParked")
+
+    # -- state and visibility -------------------------------------------------
+
+    @property
+    def _input(self) -> OrderRunInput:
+        assert self._run is not None
+        return self._run
+
+    @property
+    def _store_id(self) -> str:
+        return self._input.store_id
+
+    @property
+    def _order_id(self) -> str:
+        return self._input.order_id
 
     @property
     def _current(self) -> Order:
         assert self._order is not None
         return self._order
+
+    @property
+    def _progress(self) -> FulfilmentProgress:
+        assert self._fulfilment is not None
+        return self._fulfilment
+
+    def _shipment_of_order(self, shipment: Shipment) -> ShipmentOfOrder:
+        return ShipmentOfOrder(store_id=self._store_id, order_id=self._order_id, shipment=shipment)
 
     def _publish_identity(self) -> None:
         workflow.upsert_search_attributes(
@@ -273,8 +503,9 @@ class OrderToCashWorkflow:
         workflow.upsert_search_attributes(
             [
                 sa.ORDER_STAGE.value_set(stage.value),
-                sa.NEEDS_ATTENTION.value_set(parked),
+                sa.NEEDS_ATTENTION.value_set(parked or (self._late and stage != OrderStage.COMPLETED)),
                 sa.PARKED_REASON.value_set(self._parked.reason) if parked else sa.PARKED_REASON.value_unset(),
+                sa.FULFILMENT_LATE.value_set(self._late),
             ]
         )
         workflow.set_current_details(self._details())
@@ -283,25 +514,36 @@ class OrderToCashWorkflow:
         ref = f"{self._store_id} {self._order_id}"
         order = f"Order #{self._order.number if self._order else self._order_id} ({self._store_id})"
         if self._stage == OrderStage.PARKED and self._parked:
-            action = "skip this undo step" if self._compensating else "cancel the order"
+            if self._compensating:
+                choices = f"or `retail-sync orders cancel {ref}` to leave it (and older steps) as it is"
+            elif self._parked.step.startswith("fulfilment "):
+                choices = (f"`retail-sync orders reroute {ref} --center ID` to ship from another centre, "
+                           f"or `retail-sync orders cancel {ref}`")  # fmt: skip
+            else:
+                choices = f"or `retail-sync orders cancel {ref}` to cancel the order"
             return (
                 f"**Parked** at `{self._parked.step}`: {self._parked.reason}\n\n"
-                f"Fix the data, then `retail-sync orders retry {ref}`; "
-                f"or `retail-sync orders cancel {ref}` to {action}."
+                f"Fix the data, then `retail-sync orders retry {ref}`; {choices}."
             )
+        late = f"\n\n**Late**: not fully shipped within {self._input.fulfilment_sla}." if self._late else ""
         texts = {
             OrderStage.AWAITING_PAYMENT: f"{order} waits for payment (store status "
             f"`{self._order.store_status if self._order else ''}`).",
-            OrderStage.AWAITING_FULFILMENT: f"{order}: ERP sale **{self._sale_number}** confirmed. "
-            "Waiting for fulfilment; a cancellation in the store cancels the ERP sale.",
+            OrderStage.AWAITING_SHIPMENT: f"{order}: ERP sale **{self._sale_number}**. Waiting for the 3PL to ship "
+            f"(webhooks, or a poll every {self._input.shipment_poll_interval}); a store cancellation cancels at "
+            "the 3PL first, then the ERP sale.",
             OrderStage.CANCELLING: f"{order} is being cancelled: {self._cancel_reason}",
             OrderStage.CANCELLED: f"{order} cancelled: {self._cancel_reason}",
             OrderStage.PAYMENT_EXPIRED: f"{order} was not paid in time; closed.",
+            OrderStage.COMPLETED: f"{order} shipped, completed in the store, invoiced and paid in the ERP.",
         }
-        return texts.get(self._stage, f"{order}: {self._stage.value.replace('_', ' ')}.")
+        return texts.get(self._stage, f"{order}: {self._stage.value.replace('_', ' ')}.") + late
 
     def _outcome(self, note: str) -> OrderOutcome:
         return OrderOutcome(stage=self._stage, erp_sale_number=self._sale_number, note=note)
+
+
+_SKIPPED = object()
 
 
 def _erp_call(summary: str) -> dict:
@@ -310,6 +552,10 @@ def _erp_call(summary: str) -> dict:
 
 def _store_call(summary: str) -> dict:
     return _step_options(summary, STORE_CALL_TIMEOUT)
+
+
+def _threepl_call(summary: str) -> dict:
+    return _step_options(summary, THREEPL_CALL_TIMEOUT)
 
 
 def _step_options(summary: str, attempt_timeout: timedelta) -> dict:

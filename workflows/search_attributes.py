@@ -12,8 +12,9 @@ ORDER_STAGE = SearchAttributeKey.for_keyword("OrderStage")
 NEEDS_ATTENTION = SearchAttributeKey.for_bool("NeedsAttention")
 PARKED_REASON = SearchAttributeKey.for_text("ParkedReason")
 ERP_SALE_NUMBER = SearchAttributeKey.for_keyword("ErpSaleNumber")
+FULFILMENT_LATE = SearchAttributeKey.for_bool("FulfilmentLate")
 
-ALL = (ORDER_ID, ORDER_NUMBER, STORE_ID, ORDER_STAGE, NEEDS_ATTENTION, PARKED_REASON, ERP_SALE_NUMBER)
+ALL = (ORDER_ID, ORDER_NUMBER, STORE_ID, ORDER_STAGE, NEEDS_ATTENTION, PARKED_REASON, ERP_SALE_NUMBER, FULFILMENT_LATE)
 
 _CLI_TYPE_NAMES = {
     SearchAttributeIndexedValueType.KEYWORD: "Keyword",

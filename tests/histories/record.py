@@ -13,11 +13,12 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from canonical import OrderStatus
+from canonical.fulfilment import ShipmentStatus
 from embedded.processes import venv_binary
 from tests.factories import canonical_order
 from tests.plugins.temporal import register_search_attributes
-from tests.test_order_workflow import FakeSystems, stage_of, start_run
-from workflows.order_messages import OrderStage
+from tests.test_order_workflow import REFERENCE, FakeSystems, shipment, stage_of, start_run
+from workflows.order_messages import OrderStage, ShipmentNews
 from workflows.order_to_cash import OrderToCashWorkflow
 
 HERE = Path(__file__).parent
@@ -28,10 +29,25 @@ async def until_stage(handle, stage: OrderStage) -> None:
         await asyncio.sleep(0.1)
 
 
-async def paid_then_cancelled_in_store(env, queue):
+async def paid_later_shipped_invoiced(env, queue):
     handle = await start_run(env, queue, canonical_order(status=OrderStatus.AWAITING_PAYMENT))
     await handle.signal(OrderToCashWorkflow.store_order_changed, canonical_order(minutes_later=5))
-    await until_stage(handle, OrderStage.AWAITING_FULFILMENT)
+    await until_stage(handle, OrderStage.AWAITING_SHIPMENT)
+    shipped = ShipmentNews(reference=REFERENCE, shipment=shipment(ShipmentStatus.SHIPPED, tracking=False))
+    await handle.signal(OrderToCashWorkflow.shipment_changed, shipped)
+    await handle.signal(OrderToCashWorkflow.shipment_changed,
+                        ShipmentNews(reference=REFERENCE, shipment=shipment(ShipmentStatus.SHIPPED)))  # fmt: skip
+    return handle
+
+
+async def rerouted_then_cancelled_in_store(env, queue):
+    handle = await start_run(env, queue, canonical_order())
+    await until_stage(handle, OrderStage.AWAITING_SHIPMENT)
+    stuck = shipment(ShipmentStatus.ON_HOLD, tracking=False, detail="InvalidAddress")
+    await handle.signal(OrderToCashWorkflow.shipment_changed, ShipmentNews(reference=REFERENCE, shipment=stuck))
+    await until_stage(handle, OrderStage.PARKED)
+    await handle.execute_update(OrderToCashWorkflow.reroute, "2")
+    await until_stage(handle, OrderStage.AWAITING_SHIPMENT)
     await handle.signal(OrderToCashWorkflow.store_order_changed,
                         canonical_order(status=OrderStatus.CANCELLED, minutes_later=9))  # fmt: skip
     return handle
@@ -51,7 +67,8 @@ async def payment_expired(env, queue):
 
 
 SCENARIOS = {
-    "paid_then_cancelled_in_store": (paid_then_cancelled_in_store, 0),
+    "paid_later_shipped_invoiced": (paid_later_shipped_invoiced, 0),
+    "rerouted_then_cancelled_in_store": (rerouted_then_cancelled_in_store, 0),
     "parked_retried_then_operator_cancel": (parked_retried_then_operator_cancel, 2),
     "payment_expired": (payment_expired, 0),
 }

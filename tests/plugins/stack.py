@@ -1,27 +1,38 @@
-"""The whole order-to-cash stack for end-to-end tests: its own sandbox store, the starter on a real port,
-a worker with the real activities, the session's dev server and Tryton."""
+"""The whole order-to-cash stack for end-to-end tests: its own sandbox store and 3PL, the starter on a real
+port, a worker with the real activities, the session's dev server and Tryton."""
+import base64
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest_asyncio
 from pydantic import SecretStr
 from temporalio.client import Client
 
-from activities.orders import OrderActivities
 from activities.stores import StoreDirectory
+from adapters.shipbob import ShipBobClient
 from adapters.tryton import TrytonErp
 from adapters.tryton_rpc import TrytonRpc
 from adapters.woocommerce import WooCommerceClient
-from config import ErpSettings, OrderPolicy, Settings, StoreSettings, TemporalSettings
+from config import ErpSettings, OrderPolicy, Settings, StoreSettings, TemporalSettings, ThreePLSettings
+from sandbox.shipbob.config import DEMO_CHANNEL_ID, DEMO_TOKEN, ShipBobConfig
+from sandbox.shipbob.server import run_shipbob_sandbox
+from sandbox.shipbob.warehouse import Warehouse
 from sandbox.woocommerce.config import DEMO_KEY, SandboxConfig
 from sandbox.woocommerce.server import run_woocommerce_sandbox
 from sandbox.woocommerce.shopper import Shopper
 from starter.webhooks import create_app
 from embedded.asgi import serve
+from canonical.keys import sales_order_key
+from starter import operator
+from tests.plugins.temporal import eventually
 from worker import build_worker
+from workflows.order_messages import OrderProgress, OrderStage
 
 STORE_ID = "e2e"
 WEBHOOK_SECRET = "e2e-webhook-secret"
+THREEPL_SECRET = "whsec_" + base64.b64encode(b"e2e-shipbob-webhook-secret-0123").decode()
+POLL_INTERVAL = timedelta(seconds=3)
 
 
 @dataclass
@@ -31,13 +42,19 @@ class OrderStack:
     starter_url: str
     store: WooCommerceClient
     shopper: Shopper
+    warehouse: Warehouse
+    threepl: ShipBobClient
     erp: TrytonRpc  # to read what really happened in Tryton
     erp_catalogue: TrytonRpc  # the merchant's catalogue manager, who adds products
 
 
 @pytest_asyncio.fixture(scope="session")
 async def order_stack(dev_server, tryton_server):
-    async with run_woocommerce_sandbox(SandboxConfig(webhook_delay_s=0.05)) as sandbox:
+    shipbob_config = ShipBobConfig(webhook_retry_factor=0.001, simulation_minute_s=0.01, out_of_order_hold_s=0.3)
+    async with (
+        run_woocommerce_sandbox(SandboxConfig(webhook_delay_s=0.05)) as sandbox,
+        run_shipbob_sandbox(shipbob_config) as shipbob,
+    ):
         store = StoreSettings(id=STORE_ID, url=sandbox.url, consumer_key=SecretStr(DEMO_KEY.consumer_key),
                               consumer_secret=SecretStr(DEMO_KEY.consumer_secret),
                               webhook_secret=SecretStr(WEBHOOK_SECRET), requests_per_second=50, burst=20)  # fmt: skip
@@ -45,28 +62,76 @@ async def order_stack(dev_server, tryton_server):
             temporal=TemporalSettings(task_queue="e2e-orders"),
             stores=[store],
             erp=tryton_server.settings,
-            orders=OrderPolicy(payment_window=timedelta(hours=1)),
-        )
+            threepl=ThreePLSettings(url=shipbob.url, token=SecretStr(DEMO_TOKEN.token),
+                                    channel_id=str(DEMO_CHANNEL_ID), webhook_secret=SecretStr(THREEPL_SECRET)),
+            orders=OrderPolicy(payment_window=timedelta(hours=1), shipment_poll_interval=POLL_INTERVAL,
+                               route_by_stock=True),
+        )  # fmt: skip
         stores = StoreDirectory(settings.stores)
         erp = TrytonErp(settings.erp)
+        threepl = ShipBobClient(settings.threepl)
         reader = _rpc(settings.erp)
         catalogue = _rpc(tryton_server.catalogue_manager)
         shopper = Shopper(sandbox.url, DEMO_KEY.consumer_key, DEMO_KEY.consumer_secret)
-        worker = build_worker(dev_server.client, settings.temporal.task_queue, OrderActivities(stores, erp))
+        warehouse = Warehouse(shipbob.url, DEMO_TOKEN.token, DEMO_CHANNEL_ID)
+        worker = build_worker(dev_server.client, settings, stores, erp, threepl)
         try:
             async with worker, serve(create_app(settings, dev_server.client)) as starter_url:
                 woo = stores.client(STORE_ID)
                 for topic in ("order.created", "order.updated"):
                     await woo.create_webhook(f"retail-sync {topic}", topic,
                                              f"{starter_url}/webhooks/woocommerce/{STORE_ID}", WEBHOOK_SECRET)  # fmt: skip
-                yield OrderStack(settings, dev_server.client, starter_url, woo, shopper, reader, catalogue)
+                await warehouse.subscribe(f"{starter_url}/webhooks/shipbob", THREEPL_SECRET)
+                yield OrderStack(settings, dev_server.client, starter_url, woo, shopper, warehouse, threepl, reader,
+                                 catalogue)  # fmt: skip
         finally:
-            await shopper.aclose()
-            await reader.aclose()
-            await catalogue.aclose()
-            await erp.aclose()
-            await stores.aclose()
+            for resource in (shopper, warehouse, reader, catalogue, erp, threepl, stores):
+                await resource.aclose()
 
 
 def _rpc(erp: ErpSettings) -> TrytonRpc:
     return TrytonRpc(erp.url, erp.database, erp.user, erp.password)
+
+
+SETTLE_S = 120  # Tryton's confirm takes ~1 s alone, more while the suite loads both cores
+
+
+async def progress(stack: OrderStack, order_id) -> OrderProgress | None:
+    try:
+        return await operator.show_order(stack.client, STORE_ID, str(order_id))
+    except Exception:  # the run may not exist yet: the webhook is asynchronous
+        return None
+
+
+async def reach(stack: OrderStack, order_id, stage: OrderStage) -> OrderProgress:
+    return await eventually(lambda: progress(stack, order_id), lambda p: p is not None and p.stage == stage, SETTLE_S)
+
+
+async def sales_for(stack: OrderStack, order_id) -> list[dict]:
+    return await stack.erp.call(
+        "sale.sale", "search_read", [("web_id", "=", sales_order_key(STORE_ID, str(order_id)))], 0, None, None,
+        ["number", "state", "reference", "party.name", "shipment_address.street", "shipment_address.city",
+         "shipment_address.country.code", "untaxed_amount", "tax_amount", "total_amount", "lines", "shipments"],
+    )  # fmt: skip
+
+
+async def sale_lines(stack: OrderStack, line_ids: list[int]) -> list[tuple[str, Decimal, Decimal, list[Decimal]]]:
+    lines = await stack.erp.call("sale.line", "read", line_ids, ["product.code", "quantity", "unit_price", "taxes"])
+    taxes = {t["id"]: t["rate"] for t in await stack.erp.call("account.tax", "search_read", [], 0, None, None, ["rate"])}
+    return sorted(
+        (line["product."]["code"], Decimal(str(line["quantity"])), line["unit_price"].normalize(),
+         sorted(taxes[t] * 100 for t in line["taxes"]))
+        for line in lines
+    )  # fmt: skip
+
+
+async def add_erp_product(stack: OrderStack, sku: str, name: str, price: Decimal) -> None:
+    """What the merchant's ERP admin does when the parked reason says the SKU is missing."""
+    (model,) = await stack.erp_catalogue.call("product.product", "search_read", [("code", "=", "TEE-CLASSIC")], 0, 1,
+                                              None, ["template.account_category", "template.default_uom"])  # fmt: skip
+    await stack.erp_catalogue.call("product.template", "create", [{
+        "name": name, "type": "goods", "salable": True, "list_price": price,
+        "default_uom": model["template."]["default_uom"], "sale_uom": model["template."]["default_uom"],
+        "account_category": model["template."]["account_category"],
+        "products": [["create", [{"suffix_code": sku}]]],
+    }])  # fmt: skip

@@ -1,0 +1,166 @@
+"""Fulfilment activities: route, ask the 3PL to ship, and carry each shipment to the ERP and the store."""
+import json
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel
+from temporalio import activity
+
+from activities.errors import as_temporal_errors
+from activities.orders import OrderRef
+from activities.routing import route_by_sku, route_by_stock
+from activities.store_notes import note_once
+from adapters.erp import Erp, ErpInvoice
+from adapters.errors import BusinessError
+from canonical import Money, Order, Payment
+from canonical.fulfilment import (
+    CancelOutcome,
+    CancelResult,
+    FulfilmentLine,
+    FulfilmentOrder,
+    FulfilmentOrderStatus,
+    FulfilmentRequest,
+    Shipment,
+)
+from canonical.keys import fulfilment_reference, sales_order_key
+from config import OrderPolicy
+
+if TYPE_CHECKING:  # the workflow imports this module for its inputs; keep HTTP clients out of its sandbox
+    from activities.stores import StoreDirectory
+    from adapters.shipbob import ShipBobClient
+
+TRACKING_META_PREFIX = "_retail_sync_tracking_"
+
+
+class ShipmentOfOrder(BaseModel):
+    store_id: str
+    order_id: str
+    shipment: Shipment
+
+
+class InvoiceRequest(BaseModel):
+    store_id: str
+    order_id: str
+    payment: Payment
+    amount: Money
+
+
+class FulfilmentActivities:
+    def __init__(self, threepl: "ShipBobClient", stores: "StoreDirectory", erp: Erp, policy: OrderPolicy) -> None:
+        self._threepl = threepl
+        self._stores = stores
+        self._erp = erp
+        self._policy = policy
+
+    @activity.defn
+    async def plan_fulfilment(self, order: Order) -> list[FulfilmentRequest]:
+        """One 3PL order per centre the lines are routed to (see `activities/routing.py`)."""
+        lines = [FulfilmentLine(sku=line.sku or "", name=line.name, quantity=line.quantity) for line in order.lines]
+        with as_temporal_errors():
+            if self._policy.route_by_stock:
+                stock = await self._threepl.stock_by_center(sorted({line.sku for line in lines}))
+                routed = route_by_stock(lines, stock)
+            else:
+                routed = route_by_sku(lines, self._policy.center_by_sku)
+        address = order.shipping_address if not order.shipping_address.is_empty() else order.billing_address
+        return [
+            FulfilmentRequest(
+                reference=fulfilment_reference(order.store_id, order.order_id, center or "any"),
+                order_number=order.number,
+                center_id=center,
+                recipient_name=address.full_name or order.customer.display_name,
+                recipient_email=order.customer.email,
+                recipient_phone=address.phone or order.customer.phone,
+                address=address,
+                shipping_method=order.shipping_lines[0].method_title if order.shipping_lines else "Standard",
+                lines=tuple(center_lines),
+            )
+            for center, center_lines in sorted(routed.items(), key=lambda item: item[0] or "")
+        ]
+
+    @activity.defn
+    async def create_fulfilment_order(self, request: FulfilmentRequest) -> FulfilmentOrder:
+        with as_temporal_errors():
+            return await self._threepl.create_order(request)
+
+    @activity.defn
+    async def get_fulfilment_order(self, reference: str) -> FulfilmentOrder:
+        with as_temporal_errors():
+            order = await self._threepl.find_order(reference)
+            if order is None:
+                raise BusinessError("3pl", f"no 3PL order with reference {reference}")
+            return order
+
+    @activity.defn
+    async def cancel_fulfilment_order(self, reference: str) -> CancelResult:
+        """Cancel at the 3PL; anything it can no longer stop is a business error for an operator."""
+        with as_temporal_errors():
+            order = await self._threepl.find_order(reference)
+            if order is None or order.status == FulfilmentOrderStatus.CANCELLED:
+                return CancelResult(outcome=CancelOutcome.CANCELLED)
+            result = await self._threepl.cancel_order(order.order_ref)
+            if result.outcome != CancelOutcome.CANCELLED:
+                refused = ", ".join(result.refused_shipments) or "all"
+                raise BusinessError(
+                    "3pl", f"3PL order {reference} can no longer be fully cancelled (shipments {refused} "
+                    f"are picked or shipped{': ' + result.reason if result.reason else ''}); those goods will ship",
+                )  # fmt: skip
+            return result
+
+    @activity.defn
+    async def cancel_fulfilment_shipment(self, shipment_id: str) -> CancelResult:
+        """Stop one stuck shipment (before a reroute); refused once it is picked."""
+        with as_temporal_errors():
+            result = await self._threepl.cancel_shipment(shipment_id)
+            if result.outcome != CancelOutcome.CANCELLED:
+                raise BusinessError("3pl", f"3PL shipment {shipment_id} can no longer be cancelled: {result.reason}")
+            return result
+
+    @activity.defn
+    async def record_shipment_in_erp(self, news: ShipmentOfOrder) -> None:
+        with as_temporal_errors():
+            await self._erp.ship_sales_order(
+                sales_order_key(news.store_id, news.order_id), news.shipment.shipment_id, list(news.shipment.lines)
+            )
+
+    @activity.defn
+    async def record_shipment_on_store_order(self, news: ShipmentOfOrder) -> None:
+        """A note the customer sees with carrier, tracking number and link, plus tracking meta for other plugins."""
+        tracking = news.shipment.tracking
+        assert tracking is not None, "only shipments with tracking are noted on the store order"
+        items = ", ".join(f"{line.quantity:g} × {line.name or line.sku}" for line in news.shipment.lines)
+        link = f" {tracking.url}" if tracking.url else ""
+        text = f"Shipped: {items}. {tracking.carrier} tracking number {tracking.number}.{link}"
+        with as_temporal_errors():
+            store = self._stores.client(news.store_id)
+            await note_once(store, news.order_id, text, marker=f"tracking number {tracking.number}",
+                            customer_visible=True)  # fmt: skip
+            await store.set_order_meta(
+                news.order_id,
+                TRACKING_META_PREFIX + news.shipment.shipment_id,
+                json.dumps({"carrier": tracking.carrier, "tracking_number": tracking.number, "url": tracking.url}),
+            )
+
+    @activity.defn
+    async def complete_store_order(self, ref: OrderRef) -> None:
+        with as_temporal_errors():
+            await self._stores.client(ref.store_id).update_order_status(ref.order_id, "completed")
+
+    @activity.defn
+    async def invoice_sales_order(self, request: InvoiceRequest) -> ErpInvoice:
+        with as_temporal_errors():
+            return await self._erp.invoice_sales_order(
+                sales_order_key(request.store_id, request.order_id), request.payment, request.amount
+            )
+
+    def all(self) -> list:
+        return [
+            self.plan_fulfilment,
+            self.create_fulfilment_order,
+            self.get_fulfilment_order,
+            self.cancel_fulfilment_order,
+            self.cancel_fulfilment_shipment,
+            self.record_shipment_in_erp,
+            self.record_shipment_on_store_order,
+            self.complete_store_order,
+            self.invoice_sales_order,
+        ]

@@ -1,0 +1,77 @@
+"""Intake backstop activities: find store orders no webhook brought, and revive disabled webhooks."""
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.errors import as_temporal_errors
+from canonical.keys import order_workflow_id
+from config import OrderPolicy
+from starter.order_runs import hand_order_to_run
+
+if TYPE_CHECKING:  # the workflow imports this module for its inputs; keep HTTP clients out of its sandbox
+    from activities.stores import StoreDirectory
+
+PAGE_SIZE = 100
+
+
+class OrdersPageRequest(BaseModel):
+    store_id: str
+    modified_after: datetime
+    page: int
+
+
+class OrdersPageHanded(BaseModel):
+    orders_seen: int
+    runs_started: int
+    has_next: bool
+
+
+class IntakeActivities:
+    def __init__(self, stores: "StoreDirectory", client: Client, task_queue: str, policy: OrderPolicy) -> None:
+        self._stores = stores
+        self._client = client
+        self._task_queue = task_queue
+        self._policy = policy
+
+    @activity.defn
+    async def hand_changed_orders_to_runs(self, request: OrdersPageRequest) -> OrdersPageHanded:
+        """Every paid order on the page goes to its run (signal-with-start: new or existing, never twice)."""
+        with as_temporal_errors():
+            page = await self._stores.client(request.store_id).list_orders(
+                request.modified_after, page=request.page, per_page=PAGE_SIZE
+            )
+        started = 0
+        for order in page.items:
+            if not order.is_paid or order.is_cancelled:
+                continue
+            is_new = not await self._run_exists(order_workflow_id(order.store_id, order.order_id))
+            if await hand_order_to_run(self._client, self._task_queue, self._policy, order) and is_new:
+                activity.logger.info("intake: order %s/%s had no run; started it", order.store_id, order.order_id)
+                started += 1
+        return OrdersPageHanded(orders_seen=len(page.items), runs_started=started, has_next=page.has_next)
+
+    @activity.defn
+    async def reenable_disabled_webhooks(self, store_id: str) -> list[str]:
+        """Names of the webhooks found disabled (WooCommerce does that after 7 failed deliveries) and re-enabled."""
+        with as_temporal_errors():
+            store = self._stores.client(store_id)
+            disabled = [hook for hook in await store.list_webhooks() if hook.status == "disabled"]
+            for hook in disabled:
+                await store.update_webhook(hook.webhook_id, status="active")
+        return [f"{hook.name} ({hook.topic})" for hook in disabled]
+
+    async def _run_exists(self, workflow_id: str) -> bool:
+        try:
+            await self._client.get_workflow_handle(workflow_id).describe()
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                return False
+            raise
+        return True
+
+    def all(self) -> list:
+        return [self.hand_changed_orders_to_runs, self.reenable_disabled_webhooks]

@@ -1,0 +1,199 @@
+"""Fulfilment end to end: store → Temporal → Tryton → ShipBob sandbox → shipments back to Tryton and the store."""
+import asyncio
+import json
+from decimal import Decimal
+
+import pytest
+
+from canonical.keys import order_workflow_id
+from starter.schedules import ensure_intake_schedules, intake_schedule_id
+from tests.plugins.stack import STORE_ID, OrderStack, progress, reach, sales_for
+from tests.plugins.temporal import eventually
+from workflows.order_messages import OrderStage
+from workflows.order_to_cash import OrderToCashWorkflow
+from workflows.store_intake import IntakeResult, StoreIntakeWorkflow
+
+SHIPPED_NOTE = "tracking number"
+
+
+@pytest.fixture
+async def warehouse_quirks(order_stack: OrderStack):
+    """Switch field-reported 3PL quirks on for one test; everything is back to normal afterwards."""
+    yield order_stack.warehouse.quirks
+    await order_stack.warehouse.quirks(shipped_without_tracking=False, no_delivered_event=False,
+                                       duplicate_deliveries=False, out_of_order=False, drop_webhooks=False)  # fmt: skip
+    await order_stack.warehouse._control.delete("faults")
+
+
+async def shipments_of(stack: OrderStack, order_id) -> list[dict]:
+    return await eventually(lambda: stack.warehouse.shipments(f"{STORE_ID}:{order_id}:"), bool)
+
+
+async def finished(stack: OrderStack, order_id):
+    handle = stack.client.get_workflow_handle_for(OrderToCashWorkflow.run, order_workflow_id(STORE_ID, str(order_id)))
+    return await asyncio.wait_for(handle.result(), 180)
+
+
+async def done_erp_shipments(stack: OrderStack, sale: dict) -> list[tuple[str, list[tuple[str, float]]]]:
+    shipments = await stack.erp.call("stock.shipment.out", "read", sale["shipments"], ["state", "reference",
+                                                                                         "outgoing_moves"])  # fmt: skip
+    done = []
+    for shipment in shipments:
+        if shipment["state"] == "done":
+            moves = await stack.erp.call("stock.move", "read", shipment["outgoing_moves"], ["product.code", "quantity"])
+            done.append((shipment["reference"], sorted((m["product."]["code"], m["quantity"]) for m in moves)))
+    return sorted(done)
+
+
+async def tracking_notes(stack: OrderStack, order_id) -> list[str]:
+    return [n.text for n in await stack.store.list_order_notes(order_id) if SHIPPED_NOTE in n.text and n.customer_visible]
+
+
+async def test_order_split_across_two_centres_is_shipped_completed_invoiced_and_paid(order_stack: OrderStack):
+    order = await order_stack.shopper.place_order([("MUG-CERAMIC", 2), ("BOOK-COFFEE", 1)], paid=True)
+    await reach(order_stack, order["id"], OrderStage.AWAITING_SHIPMENT)
+    shipments = await shipments_of(order_stack, order["id"])
+    assert sorted(s["location"]["id"] for s in shipments) == [1, 2]  # the mug is only in 1, the book only in 2
+    for shipment in shipments:
+        await order_stack.warehouse.ship(shipment["id"])
+
+    outcome = await finished(order_stack, order["id"])
+
+    assert outcome.stage == OrderStage.COMPLETED
+    (sale,) = await sales_for(order_stack, order["id"])
+    assert await done_erp_shipments(order_stack, sale) == sorted(
+        [(str(s["id"]), [(p["reference_id"], float(sum(i["quantity"] for i in p["inventory_items"])))
+                         for p in s["products"]]) for s in shipments]
+    )  # fmt: skip
+    notes = await tracking_notes(order_stack, order["id"])
+    assert len(notes) == 2
+    tracked = await order_stack.warehouse.shipments(f"{STORE_ID}:{order['id']}:")
+    assert sorted(s["tracking"]["tracking_number"] for s in tracked) == sorted(
+        n.split(f"{SHIPPED_NOTE} ")[1].split(".")[0] for n in notes
+    )
+    store_order = await order_stack.shopper.get_order(order["id"])
+    assert store_order["status"] == "completed"
+    meta = {m["key"]: m["value"] for m in store_order["meta_data"]}
+    assert {json.loads(meta[f"_retail_sync_tracking_{s['id']}"])["tracking_number"] for s in tracked} == {
+        s["tracking"]["tracking_number"] for s in tracked
+    }
+    (invoice,) = await order_stack.erp.call("account.invoice", "search_read", [("sales.id", "=", sale["id"])], 0,
+                                            None, None, ["state", "total_amount", "amount_to_pay"])  # fmt: skip
+    assert invoice["state"] == "paid" and invoice["total_amount"] == Decimal(store_order["total"])
+
+
+async def test_duplicate_late_and_untracked_3pl_events_still_give_one_record_each(order_stack: OrderStack,
+                                                                                   warehouse_quirks):  # fmt: skip
+    await warehouse_quirks(duplicate_deliveries=True, out_of_order=True, shipped_without_tracking=True)
+    order = await order_stack.shopper.place_order([("TEE-CLASSIC", 1)], paid=True)
+    await reach(order_stack, order["id"], OrderStage.AWAITING_SHIPMENT)
+    (shipment,) = await shipments_of(order_stack, order["id"])
+    await order_stack.warehouse.ship(shipment["id"], deliver=True)
+
+    outcome = await finished(order_stack, order["id"])
+
+    assert outcome.stage == OrderStage.COMPLETED
+    (sale,) = await sales_for(order_stack, order["id"])
+    assert await done_erp_shipments(order_stack, sale) == [(str(shipment["id"]), [("TEE-CLASSIC", 1.0)])]
+    assert len(await tracking_notes(order_stack, order["id"])) == 1
+
+
+async def test_dropped_webhooks_are_caught_by_the_poll_backstop(order_stack: OrderStack, warehouse_quirks):
+    await warehouse_quirks(drop_webhooks=True)
+    order = await order_stack.shopper.place_order([("HOODIE-S", 1)], paid=True)
+    await reach(order_stack, order["id"], OrderStage.AWAITING_SHIPMENT)
+    (shipment,) = await shipments_of(order_stack, order["id"])
+    await order_stack.warehouse.ship(shipment["id"])
+
+    outcome = await finished(order_stack, order["id"])
+
+    assert outcome.stage == OrderStage.COMPLETED
+    assert len(await tracking_notes(order_stack, order["id"])) == 1
+
+
+async def test_3pl_rate_limit_is_honoured_and_nothing_is_lost(order_stack: OrderStack, warehouse_quirks):
+    await order_stack.warehouse._control.post("faults", json={"count": 3, "retry_after": 1})
+    order = await order_stack.shopper.place_order([("TEE-CLASSIC", 2)], paid=True)
+    await reach(order_stack, order["id"], OrderStage.AWAITING_SHIPMENT)
+    (shipment,) = await shipments_of(order_stack, order["id"])
+    await order_stack.warehouse.ship(shipment["id"])
+
+    outcome = await finished(order_stack, order["id"])
+
+    assert outcome.stage == OrderStage.COMPLETED
+    assert len(await order_stack.warehouse.orders(f"{STORE_ID}:{order['id']}:")) == 1
+
+
+async def test_cancel_before_pick_is_undone_in_3pl_erp_and_store(order_stack: OrderStack):
+    order = await order_stack.shopper.place_order([("MUG-CERAMIC", 1)], paid=True)
+    await reach(order_stack, order["id"], OrderStage.AWAITING_SHIPMENT)
+
+    await order_stack.shopper.cancel(order["id"])
+    outcome = await finished(order_stack, order["id"])
+
+    assert outcome.stage == OrderStage.CANCELLED
+    (threepl_order,) = await order_stack.warehouse.orders(f"{STORE_ID}:{order['id']}:")
+    assert threepl_order["status"] == "Cancelled"
+    (sale,) = await sales_for(order_stack, order["id"])
+    shipments = await order_stack.erp.call("stock.shipment.out", "read", sale["shipments"], ["state"])
+    assert {s["state"] for s in shipments} == {"cancelled"}
+    notes = [n.text for n in await order_stack.store.list_order_notes(order["id"]) if "stopped processing" in n.text]
+    assert len(notes) == 1 and f"ERP sale {sale['number']} cancelled" in notes[0]
+
+
+async def test_cancel_after_pick_parks_with_the_reason_and_keeps_the_erp_sale(order_stack: OrderStack):
+    order = await order_stack.shopper.place_order([("HOODIE-S", 1)], paid=True)
+    await reach(order_stack, order["id"], OrderStage.AWAITING_SHIPMENT)
+    (shipment,) = await shipments_of(order_stack, order["id"])
+    await order_stack.warehouse.pick(shipment["id"])
+
+    await order_stack.shopper.cancel(order["id"])
+    parked = await reach(order_stack, order["id"], OrderStage.PARKED)
+
+    assert "can no longer be fully cancelled" in parked.parked.reason
+    (sale,) = await sales_for(order_stack, order["id"])
+    shipments = await order_stack.erp.call("stock.shipment.out", "read", sale["shipments"], ["state"])
+    assert "cancelled" not in {s["state"] for s in shipments}
+    assert (await progress(order_stack, order["id"])).cancel_reason == "order cancelled in the store"
+
+
+async def test_intake_schedule_starts_runs_for_orders_whose_webhooks_were_lost(order_stack: OrderStack):
+    hooks = await order_stack.store.list_webhooks()
+    for hook in hooks:
+        await order_stack.store.update_webhook(hook.webhook_id, status="paused")
+    try:
+        order = await order_stack.shopper.place_order([("TEE-CLASSIC", 1)], paid=True)
+        await asyncio.sleep(0.5)
+        assert await progress(order_stack, order["id"]) is None  # no webhook, no run
+
+        result = await run_intake_now(order_stack)
+
+        assert result.runs_started >= 1
+        await reach(order_stack, order["id"], OrderStage.AWAITING_SHIPMENT)
+        assert result.webhooks_reenabled == []
+    finally:
+        for hook in hooks:
+            await order_stack.store.update_webhook(hook.webhook_id, status="active")
+
+
+async def test_intake_re_enables_and_reports_a_webhook_woocommerce_disabled(order_stack: OrderStack):
+    hook = next(h for h in await order_stack.store.list_webhooks() if h.topic == "order.updated")
+    await order_stack.store.update_webhook(hook.webhook_id, status="disabled")
+
+    result = await run_intake_now(order_stack)
+
+    assert result.webhooks_reenabled == [f"{hook.name} (order.updated)"]
+    assert {h.webhook_id: h.status for h in await order_stack.store.list_webhooks()}[hook.webhook_id] == "active"
+
+
+async def run_intake_now(stack: OrderStack) -> IntakeResult:
+    """Trigger the store's intake Schedule (as its interval would) and wait for that run's result."""
+    await ensure_intake_schedules(stack.client, stack.settings)
+    schedule = stack.client.get_schedule_handle(intake_schedule_id(STORE_ID))
+    before = len((await schedule.describe()).info.recent_actions)
+    await schedule.trigger()
+    description = await eventually(schedule.describe, lambda d: len(d.info.recent_actions) > before, 30)
+    started = description.info.recent_actions[-1].action
+    handle = stack.client.get_workflow_handle_for(StoreIntakeWorkflow.run, started.workflow_id,
+                                                  run_id=started.first_execution_run_id)  # fmt: skip
+    return await asyncio.wait_for(handle.result(), 120)

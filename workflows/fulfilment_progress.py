@@ -1,0 +1,106 @@
+"""What the warehouse was asked to ship for one store order, and what it has shipped so far.
+
+Pure state, kept by the order workflow and returned by its `progress` query. Events may
+arrive twice, late or out of order (webhooks and polls both feed it), so applying a
+shipment is idempotent and never moves a shipment back from shipped. Completion is
+counted per SKU over all shipments, whichever 3PL order (or reroute) they came from.
+"""
+from decimal import Decimal
+
+from pydantic import BaseModel
+
+from canonical.fulfilment import FulfilmentLine, FulfilmentOrder, FulfilmentRequest, Shipment, ShipmentStatus
+
+LEFT_WAREHOUSE = {ShipmentStatus.SHIPPED, ShipmentStatus.DELIVERED}
+NEEDS_DECISION = {ShipmentStatus.EXCEPTION, ShipmentStatus.ON_HOLD}
+
+
+class FulfilmentProgress(BaseModel):
+    ordered: dict[str, Decimal] = {}  # SKU → quantity the customer bought
+    requests: dict[str, FulfilmentRequest] = {}  # 3PL orders, by our reference
+    shipments: dict[str, Shipment] = {}  # latest known state, by shipment id
+    shipment_reference: dict[str, str] = {}  # shipment id → 3PL order reference
+    recorded_in_erp: list[str] = []
+    noted_on_store: list[str] = []
+
+    @classmethod
+    def for_lines(cls, lines: list[FulfilmentLine]) -> "FulfilmentProgress":
+        ordered: dict[str, Decimal] = {}
+        for line in lines:
+            ordered[line.sku] = ordered.get(line.sku, Decimal(0)) + line.quantity
+        return cls(ordered=ordered)
+
+    def requested(self, request: FulfilmentRequest) -> None:
+        self.requests[request.reference] = request
+
+    def apply_order(self, order: FulfilmentOrder) -> bool:
+        changed = False
+        for shipment in order.shipments:
+            changed |= self.apply(order.reference, shipment)
+        return changed
+
+    def apply(self, reference: str, shipment: Shipment) -> bool:
+        """True if this news changes what we know."""
+        if reference not in self.requests:
+            return False
+        known = self.shipments.get(shipment.shipment_id)
+        if known is not None:
+            if known.status in LEFT_WAREHOUSE and shipment.status not in LEFT_WAREHOUSE:
+                return False  # a late event from before it shipped
+            if known.status == ShipmentStatus.DELIVERED and shipment.status == ShipmentStatus.SHIPPED:
+                shipment = shipment.model_copy(update={"status": ShipmentStatus.DELIVERED})
+            if shipment.tracking is None and known.tracking is not None:
+                shipment = shipment.model_copy(update={"tracking": known.tracking})
+            if not shipment.lines and known.lines:
+                shipment = shipment.model_copy(update={"lines": known.lines})
+            if shipment == known:
+                return False
+        self.shipments[shipment.shipment_id] = shipment
+        self.shipment_reference[shipment.shipment_id] = reference
+        return True
+
+    def to_record_in_erp(self) -> list[Shipment]:
+        return [s for s in self._shipped() if s.shipment_id not in self.recorded_in_erp]
+
+    def to_note_on_store(self) -> list[Shipment]:
+        """Shipped and in the ERP, with tracking known (a `shipped` event may come without it)."""
+        return [
+            s
+            for s in self._shipped()
+            if s.shipment_id in self.recorded_in_erp and s.shipment_id not in self.noted_on_store and s.tracking
+        ]
+
+    def needing_decision(self) -> list[Shipment]:
+        return [s for s in self.shipments.values() if s.status in NEEDS_DECISION]
+
+    def lines_to_reroute(self, stuck: Shipment) -> list[FulfilmentLine]:
+        """The stuck shipment's lines; if the 3PL gave none, whatever is neither shipped nor on its way."""
+        if stuck.lines:
+            return list(stuck.lines)
+        covered: dict[str, Decimal] = {}
+        for shipment in self.shipments.values():
+            if shipment.shipment_id != stuck.shipment_id and shipment.status != ShipmentStatus.CANCELLED:
+                for line in shipment.lines:
+                    covered[line.sku] = covered.get(line.sku, Decimal(0)) + line.quantity
+        return [
+            FulfilmentLine(sku=sku, quantity=quantity - covered.get(sku, Decimal(0)))
+            for sku, quantity in self.ordered.items()
+            if quantity > covered.get(sku, Decimal(0))
+        ]
+
+    @property
+    def everything_shipped(self) -> bool:
+        shipped: dict[str, Decimal] = {}
+        for shipment in self._shipped():
+            for line in shipment.lines:
+                shipped[line.sku] = shipped.get(line.sku, Decimal(0)) + line.quantity
+        return bool(self.ordered) and all(shipped.get(sku, 0) >= qty for sku, qty in self.ordered.items())
+
+    @property
+    def everything_recorded(self) -> bool:
+        return all(
+            s.shipment_id in self.recorded_in_erp and s.shipment_id in self.noted_on_store for s in self._shipped()
+        )
+
+    def _shipped(self) -> list[Shipment]:
+        return [s for s in self.shipments.values() if s.status in LEFT_WAREHOUSE]
