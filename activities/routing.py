@@ -26,7 +26,10 @@ def route_by_stock(lines: list[FulfilmentLine], stock: list[CenterStock]) -> dic
     available: dict[str, dict[str, Decimal]] = defaultdict(dict)
     for level in stock:
         available[level.center_id][level.sku] = level.fulfillable
-    whole = [c for c in sorted(available) if all(available[c].get(l.sku, 0) >= l.quantity for l in lines)]
+    needed: dict[str, Decimal] = defaultdict(Decimal)
+    for line in lines:
+        needed[line.sku] += line.quantity
+    whole = [c for c in sorted(available) if all(available[c].get(sku, 0) >= qty for sku, qty in needed.items())]
     if whole:
         return {whole[0]: list(lines)}
     routed: dict[str | None, list[FulfilmentLine]] = defaultdict(list)
