@@ -1,4 +1,4 @@
-"""`retail-sync demo`: the embedded stack, four sample orders, their progress, and where to look next."""
+"""`retail-sync demo`: the embedded stack, four sample orders from checkout to invoice, and where to look next."""
 import asyncio
 import os
 import signal
@@ -14,7 +14,9 @@ from temporalio.service import RPCError
 
 from adapters.woocommerce import WooCommerceClient
 from config import Settings, load_settings
-from embedded.stack import STORE_ID, WEBHOOK_SECRET, EmbeddedStack
+from embedded.stack import STORE_ID, THREEPL_WEBHOOK_SECRET, WEBHOOK_SECRET, EmbeddedStack
+from sandbox.shipbob.config import DEMO_CHANNEL_ID, DEMO_TOKEN
+from sandbox.shipbob.warehouse import Warehouse
 from sandbox.woocommerce.config import DEMO_KEY
 from sandbox.woocommerce.shopper import Shopper
 from starter import operator
@@ -31,6 +33,8 @@ class Sample:
     order_id: str
     expected: OrderStage
     stage: str = "(not started yet)"
+    ship_it: bool = True  # the warehouse ships it once it reaches the 3PL
+    shipped: bool = False
 
 
 def run_demo(data_dir: str, exit_when_done: bool) -> int:
@@ -57,11 +61,14 @@ async def _drive(stack: EmbeddedStack, exit_when_done: bool) -> int:
     client = await connect(settings.temporal)
     await _point_store_webhooks_at_starter(settings, stack)
     shopper = Shopper(stack.store_url, DEMO_KEY.consumer_key, DEMO_KEY.consumer_secret)
+    warehouse = Warehouse(stack.threepl_url, DEMO_TOKEN.token, DEMO_CHANNEL_ID)
     try:
+        await _point_3pl_webhooks_at_starter(warehouse, stack)
         samples = await _place_samples(shopper)
-        reached = await _follow(client, shopper, samples)
+        reached = await _follow(client, shopper, warehouse, samples)
     finally:
         await shopper.aclose()
+        await warehouse.aclose()
     _print_next_steps(stack, samples)
     if exit_when_done:
         return 0 if reached else 1
@@ -80,22 +87,28 @@ async def _point_store_webhooks_at_starter(settings: Settings, stack: EmbeddedSt
                 await store.create_webhook(f"retail-sync {topic}", topic, delivery_url, WEBHOOK_SECRET)
 
 
+async def _point_3pl_webhooks_at_starter(warehouse: Warehouse, stack: EmbeddedStack) -> None:
+    delivery_url = f"{stack.starter_url}/webhooks/shipbob"
+    if not any(hook["url"] == delivery_url for hook in await warehouse.subscriptions()):
+        await warehouse.subscribe(delivery_url, THREEPL_WEBHOOK_SECRET)
+
+
 async def _place_samples(shopper: Shopper) -> list[Sample]:
     await shopper.add_product(STORE_ONLY_SKU, "Limited Edition Poster", Decimal("15.00"))
-    normal = await shopper.place_order([("TEE-CLASSIC", 2), ("HOODIE-M", 1)], paid=True, customer="zoe")
-    later = await shopper.place_order([("MUG-CERAMIC", 2), ("BOOK-COFFEE", 1)], paid=False, customer="lukasz")
+    split = await shopper.place_order([("MUG-CERAMIC", 2), ("BOOK-COFFEE", 1)], paid=True, customer="zoe")
+    later = await shopper.place_order([("TEE-CLASSIC", 2), ("HOODIE-M", 1)], paid=False, customer="lukasz")
     unknown = await shopper.place_order([(STORE_ONLY_SKU, 1), ("TEE-CLASSIC", 1)], paid=True, customer="lukasz")
     cancelled = await shopper.place_order([("HOODIE-S", 1)], paid=True, customer="zoe")
     return [
-        Sample("normal paid order", str(normal["id"]), OrderStage.AWAITING_FULFILMENT),
-        Sample("paid a few seconds later", str(later["id"]), OrderStage.AWAITING_FULFILMENT),
+        Sample("paid; ships from two centres", str(split["id"]), OrderStage.COMPLETED),
+        Sample("paid a few seconds later", str(later["id"]), OrderStage.COMPLETED),
         Sample(f"unknown SKU {STORE_ONLY_SKU}", str(unknown["id"]), OrderStage.PARKED),
-        Sample("cancelled in the store", str(cancelled["id"]), OrderStage.CANCELLED),
+        Sample("cancelled in the store", str(cancelled["id"]), OrderStage.CANCELLED, ship_it=False),
     ]
 
 
-async def _follow(client: Client, shopper: Shopper, samples: list[Sample]) -> bool:
-    """Print each run's stage as it changes; pay and cancel in the store when the story needs it."""
+async def _follow(client: Client, shopper: Shopper, warehouse: Warehouse, samples: list[Sample]) -> bool:
+    """Print each run's stage as it changes; pay, cancel and ship when the story needs it."""
     paid_later, cancelled = samples[1], samples[3]
     deadline = time.monotonic() + DONE_TIMEOUT_S
     waiting_since: float | None = None
@@ -112,9 +125,12 @@ async def _follow(client: Client, shopper: Shopper, samples: list[Sample]) -> bo
             if time.monotonic() - waiting_since > 3:
                 await shopper.pay(int(paid_later.order_id))
                 paid_later.stage = "payment sent by the shopper"
-        if cancelled.stage == OrderStage.AWAITING_FULFILMENT:
+        if cancelled.stage == OrderStage.AWAITING_SHIPMENT:
             await shopper.cancel(int(cancelled.order_id))
             cancelled.stage = "cancelled by the merchant in the store"
+        for sample in samples:
+            if sample.ship_it and not sample.shipped and sample.stage == OrderStage.AWAITING_SHIPMENT:
+                await _ship(warehouse, sample)
         if all(s.stage == s.expected for s in samples):
             print("\nAll sample orders reached their expected stage.", flush=True)
             return True
@@ -122,6 +138,16 @@ async def _follow(client: Client, shopper: Shopper, samples: list[Sample]) -> bo
     late = ", ".join(f"{s.order_id} ({s.stage}, expected {s.expected})" for s in samples if s.stage != s.expected)
     print(f"\nNot all sample orders got there within {DONE_TIMEOUT_S} s: {late}", flush=True)
     return False
+
+
+async def _ship(warehouse: Warehouse, sample: Sample) -> None:
+    """The warehouse picks, packs and hands every shipment of the order to the carrier (then it is delivered)."""
+    shipments = await warehouse.shipments(f"{STORE_ID}:{sample.order_id}:")
+    for shipment in shipments:
+        await warehouse.ship(shipment["id"], deliver=True)
+        print(f"  order {sample.order_id:>5}  warehouse ships shipment {shipment['id']} from "
+              f"{shipment['location']['name']}", flush=True)  # fmt: skip
+    sample.shipped = bool(shipments)
 
 
 async def _stage(client: Client, order_id: str) -> tuple[str, str]:
@@ -140,12 +166,14 @@ def _print_next_steps(stack: EmbeddedStack, samples: list[Sample]) -> None:
 Temporal Web UI        {ui}/namespaces/default/workflows
   parked orders        {ui}/namespaces/default/workflows?query={quote("NeedsAttention = true")}
 WooCommerce sandbox    {stack.store_url}/wp-json/wc/v3/orders  (OAuth 1.0a; key in sandbox/woocommerce/config.py)
+ShipBob sandbox        {stack.threepl_url}/2026-01/order  (bearer token in sandbox/shipbob/config.py)
 Tryton ERP             {stack.tryton.url}  (database {stack.tryton.database}, user integration)
 
 Try the operator CLI:
   export RETAIL_SYNC_CONFIG={stack.config_path}
   .venv/bin/retail-sync orders list
   .venv/bin/retail-sync orders list --parked
+  .venv/bin/retail-sync orders show {STORE_ID} {samples[0].order_id}     (shipments and tracking)
   .venv/bin/retail-sync orders show {STORE_ID} {parked.order_id}
   .venv/bin/retail-sync orders cancel {STORE_ID} {parked.order_id} --reason "poster sold out"
 """,

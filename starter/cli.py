@@ -37,8 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("--store", help="only this store id")
     listing.set_defaults(handler=_orders_list)
     for action, helptext in (
-        ("show", "stage, ERP sale, parked reason, steps done"),
+        ("show", "stage, ERP sale, parked reason, shipments with tracking, steps done"),
         ("retry", "re-run the parked step after the data was fixed"),
+        ("reroute", "ship a stuck 3PL shipment from another fulfilment centre"),
         ("cancel", "stop the order and undo what was done"),
     ):
         sub = orders.add_parser(action, help=helptext)
@@ -46,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("order")
         if action == "cancel":
             sub.add_argument("--reason", default="", help="recorded on the run and the store order")
+        if action == "reroute":
+            sub.add_argument("--center", required=True, help="the 3PL fulfilment centre id to ship from")
         sub.set_defaults(handler=_orders_action, action=action)
 
     erp = commands.add_parser("erp", help="the local Tryton ERP").add_subparsers(required=True, metavar="ACTION")
@@ -54,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     sandbox = commands.add_parser("sandbox", help="local imitations of external systems")
-    sandbox.add_argument("system", choices=["woocommerce"])
+    sandbox.add_argument("system", choices=["woocommerce", "shipbob"])
     sandbox.add_argument("options", nargs=argparse.REMAINDER, help="passed to the sandbox")
     sandbox.set_defaults(handler=_sandbox)
 
@@ -112,6 +115,8 @@ def _orders_action(args) -> int:
             return await operator.show_order(client, args.store, args.order)
         if args.action == "retry":
             return await operator.retry_order(client, args.store, args.order)
+        if args.action == "reroute":
+            return await operator.reroute_order(client, args.store, args.order, args.center)
         return await operator.cancel_order(client, args.store, args.order, args.reason)
 
     try:
@@ -138,6 +143,16 @@ def _print_progress(progress) -> None:
         print(f"parked at      {progress.parked.step}: {progress.parked.reason}")
     if progress.cancel_reason:
         print(f"cancelled      {progress.cancel_reason}")
+    if progress.fulfilment_late:
+        print("late           not fully shipped within the fulfilment SLA")
+    fulfilment = progress.fulfilment
+    for shipment in fulfilment.shipments.values() if fulfilment else ():
+        items = ", ".join(f"{line.quantity:g} × {line.sku}" for line in shipment.lines)
+        tracking = shipment.tracking
+        where = f"{tracking.carrier} {tracking.number} {tracking.url}".strip() if tracking else "no tracking yet"
+        detail = f" ({shipment.status_detail})" if shipment.status_detail else ""
+        print(f"shipment       {shipment.shipment_id} from {shipment.center_name or shipment.center_id}: "
+              f"{shipment.status.value}{detail}; {items}; {where}")  # fmt: skip
     print(f"steps done     {', '.join(progress.steps_done) or '-'}")
 
 
@@ -149,6 +164,10 @@ def _erp_bootstrap(_args) -> int:
 
 
 def _sandbox(args) -> int:
+    if args.system == "shipbob":
+        from sandbox.shipbob.server import main as shipbob_sandbox
+
+        return shipbob_sandbox(args.options) or 0
     from sandbox.woocommerce.server import main as woocommerce_sandbox
 
     return woocommerce_sandbox(args.options) or 0

@@ -44,6 +44,11 @@ async def retry_order(client: Client, store: str, order: str) -> str:
     return await _explain_refusal(handle.execute_update(OrderToCashWorkflow.retry))
 
 
+async def reroute_order(client: Client, store: str, order: str, centre: str) -> str:
+    handle = client.get_workflow_handle_for(OrderToCashWorkflow.run, order_workflow_id(store, order))
+    return await _explain_refusal(handle.execute_update(OrderToCashWorkflow.reroute, centre))
+
+
 async def cancel_order(client: Client, store: str, order: str, reason: str) -> str:
     handle = client.get_workflow_handle_for(OrderToCashWorkflow.run, order_workflow_id(store, order))
     return await _explain_refusal(handle.execute_update(OrderToCashWorkflow.cancel, reason))

@@ -28,6 +28,9 @@ class Warehouse:
         """What a merchant does once in ShipBob's portal (or through the API)."""
         return await self._send(self._api, "POST", "webhook", {"topics": topics, "url": url, "secret": secret})
 
+    async def subscriptions(self) -> list[dict[str, Any]]:
+        return (await self._send(self._api, "GET", "webhook"))["items"]
+
     async def orders(self, reference_prefix: str) -> list[dict[str, Any]]:
         """The 3PL orders whose reference starts with `reference_prefix` (e.g. `store:order:`)."""
         found = await self._send(self._api, "GET", "order", params={"Limit": 250, "SortOrder": "Newest"})
