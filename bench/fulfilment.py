@@ -115,7 +115,7 @@ async def _measure(address: str, tryton: TrytonServer, orders: int, budget: int)
                 started = time.monotonic()
                 placed = [await _place(shopper, n) for n in range(orders)]
                 floor = asyncio.create_task(_ship_everything(warehouse))
-                completed = await _wait_until_completed(client, placed)
+                completed = await _wait_until_completed(client, placed, floor)
                 elapsed = time.monotonic() - started
                 floor.cancel()
                 references = Counter(o["reference_id"] for o in await warehouse.orders(f"{STORE}:"))
@@ -142,20 +142,30 @@ async def _place(shopper: Shopper, n: int) -> str:
 
 
 async def _ship_everything(warehouse: Warehouse) -> None:
-    """The warehouse floor: every shipment waiting at the 3PL is shipped a moment later."""
+    """The warehouse floor: every shipment waiting at the 3PL is shipped a moment later.
+
+    It shares the 3PL's 150/min limit with nobody (own token), but must respect it too.
+    """
     shipped: set[int] = set()
     while True:
-        for shipment in await warehouse.shipments(f"{STORE}:"):
-            if shipment["id"] not in shipped and shipment["status"] == "Processing":
-                await warehouse.ship(shipment["id"])
-                shipped.add(shipment["id"])
-        await asyncio.sleep(1)
+        try:
+            for shipment in await warehouse.shipments(f"{STORE}:"):
+                if shipment["id"] not in shipped and shipment["status"] == "Processing":
+                    await warehouse.ship(shipment["id"])
+                    shipped.add(shipment["id"])
+        except httpx.HTTPStatusError as refused:
+            if refused.response.status_code != 429:
+                raise
+            await asyncio.sleep(float(refused.response.headers.get("x-retry-after", "5")))
+        await asyncio.sleep(2)
 
 
-async def _wait_until_completed(client: Client, placed: list[str]) -> int:
+async def _wait_until_completed(client: Client, placed: list[str], floor: asyncio.Task) -> int:
     deadline = time.monotonic() + TIMEOUT_S
     done: set[str] = set()
     while time.monotonic() < deadline and len(done) < len(placed):
+        if floor.done():
+            floor.result()  # the warehouse loop died: say why instead of waiting for nothing
         for order_id in set(placed) - done:
             handle = client.get_workflow_handle_for(OrderToCashWorkflow.run, order_workflow_id(STORE, order_id))
             try:

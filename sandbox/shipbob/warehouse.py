@@ -37,10 +37,8 @@ class Warehouse:
         return [order for order in found if order["reference_id"].startswith(reference_prefix)]
 
     async def shipments(self, reference_prefix: str) -> list[dict[str, Any]]:
-        shipments = []
-        for order in await self.orders(reference_prefix):
-            shipments += await self._send(self._api, "GET", f"order/{order['id']}/shipment")
-        return shipments
+        """One request: the order list carries each order's shipments (the 3PL's rate limit counts)."""
+        return [shipment for order in await self.orders(reference_prefix) for shipment in order["shipments"]]
 
     async def ship(self, shipment_id: int, *, deliver: bool = False) -> dict[str, Any]:
         simulation: dict[str, Any] = {"action": "ShipOrder"}
