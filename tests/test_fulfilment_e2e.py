@@ -178,12 +178,21 @@ async def test_intake_schedule_starts_runs_for_orders_whose_webhooks_were_lost(o
 
 async def test_intake_re_enables_and_reports_a_webhook_woocommerce_disabled(order_stack: OrderStack):
     hook = next(h for h in await order_stack.store.list_webhooks() if h.topic == "order.updated")
-    await order_stack.store.update_webhook(hook.webhook_id, status="disabled")
+    await order_stack.shopper.edit_webhook(hook.webhook_id, delivery_url=f"{order_stack.starter_url}/moved-away")
+    try:
+        for _ in range(7):  # each order change is one failed delivery; WooCommerce disables it at the 7th
+            order = await order_stack.shopper.place_order([("TEE-CLASSIC", 1)], paid=False)
+            await order_stack.shopper.pay(order["id"])
+        await eventually(order_stack.store.list_webhooks,
+                         lambda hooks: {h.webhook_id: h.status for h in hooks}[hook.webhook_id] == "disabled", 30)
+    finally:
+        await order_stack.shopper.edit_webhook(hook.webhook_id, delivery_url=hook.delivery_url)
 
     result = await run_intake_now(order_stack)
 
     assert result.webhooks_reenabled == [f"{hook.name} (order.updated)"]
     assert {h.webhook_id: h.status for h in await order_stack.store.list_webhooks()}[hook.webhook_id] == "active"
+    await reach(order_stack, order["id"], OrderStage.AWAITING_SHIPMENT)  # its payment reached the run anyway
 
 
 async def run_intake_now(stack: OrderStack) -> IntakeResult:

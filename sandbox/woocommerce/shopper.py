@@ -82,6 +82,10 @@ class Shopper:
                 "manage_stock": True, "stock_quantity": stock}  # fmt: skip
         return await self._send("POST", "products", body)
 
+    async def edit_webhook(self, webhook_id: str | int, **fields: str) -> dict[str, Any]:
+        """The merchant edits a webhook in WooCommerce → Settings → Advanced → Webhooks."""
+        return await self._send("PUT", f"webhooks/{webhook_id}", fields)
+
     async def _line(self, sku: str, quantity: int) -> dict[str, Any]:
         found = await self._send("GET", "products", params={"sku": sku})
         if not found:
