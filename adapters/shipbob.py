@@ -12,10 +12,10 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from adapters.errors import AdapterError, BusinessError, NonRetryableError, RetryableError
 from adapters.rate_budget import RateBudget
+from adapters.retrying import MAX_INLINE_WAIT_S, inline_retries
 from adapters.shipbob_mapping import (
     InvalidShipBobPayload,
     cancel_result,
@@ -35,9 +35,6 @@ from canonical.fulfilment import (
 from config import ThreePLSettings
 
 SYSTEM = "shipbob"
-MAX_ATTEMPTS = 4
-MAX_INLINE_WAIT_S = 30.0
-"""A longer `x-retry-after` is handed to the caller (the workflow retries later) instead of blocking."""
 BURST = 5
 PAGE_SIZE = 250
 
@@ -206,12 +203,7 @@ class ShipBobClient:
         body: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> Any:
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(MAX_ATTEMPTS if method == "GET" else 1),
-            wait=_backoff,
-            retry=retry_if_exception(_worth_waiting_for),
-            reraise=True,
-        )
+        retrying = inline_retries(idempotent=method == "GET")
         response = await retrying(self._send, method, path, params, body, headers)
         try:
             return response.json()
@@ -307,21 +299,6 @@ def _is_duplicate_reference(error: NonRetryableError) -> bool:
     """422 "Cannot insert order with existing ReferenceId" (seen live) or "already created … same reference_id"."""
     text = error.message.lower()
     return error.status == 422 and "reference" in text and any(w in text for w in ("existing", "already", "duplicate"))
-
-
-def _worth_waiting_for(error: BaseException) -> bool:
-    return isinstance(error, RetryableError) and (error.retry_after or 0) <= MAX_INLINE_WAIT_S
-
-
-_jitter = wait_random_exponential(multiplier=0.5, max=8)
-
-
-def _backoff(state: RetryCallState) -> float:
-    """With `x-retry-after` the budget already holds every request; otherwise back off with jitter."""
-    error = state.outcome.exception() if state.outcome else None
-    if isinstance(error, RetryableError) and error.retry_after is not None:
-        return 0.0
-    return _jitter(state)
 
 
 @contextmanager

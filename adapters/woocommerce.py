@@ -16,20 +16,17 @@ from typing import Any
 
 import httpx
 from pydantic import BaseModel, ConfigDict
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from adapters.errors import AdapterError, NonRetryableError, RetryableError
 from adapters.oauth1 import OAuth1QueryAuth
 from adapters.rate_budget import RateBudget
+from adapters.retrying import MAX_INLINE_WAIT_S, inline_retries
 from adapters.woocommerce_orders import InvalidOrderPayload, order_from_woocommerce
 from canonical import Order
 from config import StoreSettings
 
 SYSTEM = "woocommerce"
 RETRYABLE_STATUSES = frozenset({408, 429, 502, 503, 504})
-MAX_ATTEMPTS = 4
-MAX_INLINE_WAIT_S = 30.0
-"""A longer Retry-After is handed to the caller (the workflow retries later) instead of blocking."""
 
 logger = logging.getLogger(__name__)
 
@@ -229,12 +226,7 @@ class WooCommerceClient:
     async def _call(
         self, method: str, path: str, *, params: dict[str, Any] | None = None, body: dict[str, Any] | None = None
     ) -> httpx.Response:
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(MAX_ATTEMPTS if method in ("GET", "PUT") else 1),
-            wait=_backoff,
-            retry=retry_if_exception(_worth_waiting_for),
-            reraise=True,
-        )
+        retrying = inline_retries(idempotent=method in ("GET", "PUT"))
         return await retrying(self._send, method, path, params, body)
 
     async def _send(
@@ -316,21 +308,6 @@ def _woocommerce_error(response: httpx.Response) -> tuple[str, str]:
     if not isinstance(body, dict) or not isinstance(body.get("code"), str):
         return "", response.reason_phrase
     return body["code"], str(body.get("message", ""))[:300]
-
-
-def _worth_waiting_for(error: BaseException) -> bool:
-    return isinstance(error, RetryableError) and (error.retry_after or 0) <= MAX_INLINE_WAIT_S
-
-
-_jitter = wait_random_exponential(multiplier=0.5, max=8)
-
-
-def _backoff(state: RetryCallState) -> float:
-    """With a Retry-After the budget already holds the store's requests; otherwise back off with jitter."""
-    error = state.outcome.exception() if state.outcome else None
-    if isinstance(error, RetryableError) and error.retry_after is not None:
-        return 0.0
-    return _jitter(state)
 
 
 def _auth(store: StoreSettings) -> httpx.Auth:

@@ -369,7 +369,7 @@ def client(handler, token: str = TOKEN) -> ShipBobClient:
 
 @pytest.fixture(autouse=True)
 def no_jitter(monkeypatch):
-    monkeypatch.setattr("adapters.shipbob._jitter", lambda state: 0.0)
+    monkeypatch.setattr("adapters.retrying._jitter", lambda state: 0.0)
 
 
 @pytest.mark.parametrize("failure", [httpx.ConnectError("connection refused"), httpx.ReadTimeout("read timed out")])

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+import adapters.retrying as retrying
 import adapters.woocommerce as woocommerce
 from adapters.errors import NonRetryableError, RetryableError
 from adapters.rate_budget import RateBudget
@@ -47,7 +48,7 @@ class FakeTime:
 
 @pytest.fixture(autouse=True)
 def no_jitter(monkeypatch):
-    monkeypatch.setattr(woocommerce, "_jitter", lambda state: 0.0)
+    monkeypatch.setattr(retrying, "_jitter", lambda state: 0.0)
 
 
 @pytest.fixture
@@ -120,7 +121,7 @@ async def test_gives_up_after_a_few_attempts_with_a_retryable_error(fake_time):
 
     assert caught.value.status == 502 and caught.value.code == ""
     assert str(caught.value) == "woocommerce: store shop1: GET orders/727 → HTTP 502: Bad Gateway"
-    assert len(sent) == woocommerce.MAX_ATTEMPTS
+    assert len(sent) == retrying.MAX_ATTEMPTS
 
 
 async def test_posts_are_never_retried(fake_time):
@@ -211,7 +212,7 @@ async def test_network_failures_are_retryable_and_name_no_url(fake_time, failure
     with pytest.raises(RetryableError) as caught:
         await woo.get_order(727)
 
-    assert len(sent) == woocommerce.MAX_ATTEMPTS
+    assert len(sent) == retrying.MAX_ATTEMPTS
     assert "oauth" not in str(caught.value) and "127.0.0.1" not in str(caught.value)
     assert caught.value.__cause__ is None
 

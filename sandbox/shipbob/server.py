@@ -1,20 +1,17 @@
 """Run the sandbox ShipBob: in the caller's event loop for tests, or as a CLI for the demo."""
 import argparse
 import asyncio
-import socket
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import AsyncIterator
 
-import uvicorn
-
+from embedded.asgi import bind_loopback, serve_on
 from sandbox.shipbob.app import build_app
 from sandbox.shipbob.config import DEMO_READ_ONLY_TOKEN, DEMO_TOKEN, ApiToken, ShipBobConfig
 from sandbox.shipbob.delivery import WebhookDeliveries
 from sandbox.shipbob.state import Store
 
-HOST = "127.0.0.1"
 CLI_PORT = 8091  # `config.ThreePLSettings.url`'s default
 
 
@@ -37,26 +34,9 @@ class RunningShipBob:
 @asynccontextmanager
 async def run_shipbob_sandbox(config: ShipBobConfig | None = None) -> AsyncIterator[RunningShipBob]:
     config = config or ShipBobConfig()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((HOST, config.port))
-    port = sock.getsockname()[1]
     app = build_app(config)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
-                                           timeout_graceful_shutdown=2))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        if task.done():
-            sock.close()
-            task.result()
-            raise RuntimeError("ShipBob sandbox stopped during startup")
-        await asyncio.sleep(0.01)
-    try:
-        yield RunningShipBob(f"http://{HOST}:{port}", config, app.state.store, app.state.deliveries, task)
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
+    async with serve_on(app, bind_loopback(config.port)) as served:
+        yield RunningShipBob(served.url, config, app.state.store, app.state.deliveries, served.task)
 
 
 def main(argv: list[str] | None = None) -> int:

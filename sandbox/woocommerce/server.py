@@ -5,19 +5,16 @@ which links and webhook headers name) must be the URL actually served.
 """
 import argparse
 import asyncio
-import socket
-from pathlib import Path
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import AsyncIterator
 
-import uvicorn
-
+from embedded.asgi import bind_loopback, serve_on
 from sandbox.woocommerce.app import build_app
 from sandbox.woocommerce.config import DEMO_KEY, ApiKey, SandboxConfig
 from sandbox.woocommerce.state import Store
 
-HOST = "127.0.0.1"
 CLI_PORT = 8089
 
 
@@ -36,27 +33,11 @@ class RunningSandbox:
 @asynccontextmanager
 async def run_woocommerce_sandbox(config: SandboxConfig | None = None) -> AsyncIterator[RunningSandbox]:
     config = config or SandboxConfig()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((HOST, config.port))
-    port = sock.getsockname()[1]
-    home_url = config.resolved_home_url(port)
+    sock = bind_loopback(config.port)
+    home_url = config.resolved_home_url(sock.getsockname()[1])
     app = build_app(config, home_url)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
-                                           timeout_graceful_shutdown=2))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        if task.done():
-            sock.close()
-            task.result()
-            raise RuntimeError("WooCommerce sandbox stopped during startup")
-        await asyncio.sleep(0.01)
-    try:
-        yield RunningSandbox(f"http://{HOST}:{port}", home_url, config, app.state.store, task)
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
+    async with serve_on(app, sock) as served:
+        yield RunningSandbox(served.url, home_url, config, app.state.store, served.task)
 
 
 def _key(text: str) -> ApiKey:
