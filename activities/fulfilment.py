@@ -92,18 +92,14 @@ class FulfilmentActivities:
 
     @activity.defn
     async def cancel_fulfilment_order(self, reference: str) -> CancelResult:
-        """Cancel at the 3PL; anything it can no longer stop is a business error for an operator."""
+        """Cancel at the 3PL; what it can no longer stop is a business error for an operator, line by line."""
         with as_temporal_errors():
             order = await self._threepl.find_order(reference)
             if order is None or order.status == FulfilmentOrderStatus.CANCELLED:
                 return CancelResult(outcome=CancelOutcome.CANCELLED)
             result = await self._threepl.cancel_order(order.order_ref)
             if result.outcome != CancelOutcome.CANCELLED:
-                refused = ", ".join(result.refused_shipments) or "all"
-                raise BusinessError(
-                    "3pl", f"3PL order {reference} can no longer be fully cancelled (shipments {refused} "
-                    f"are picked or shipped{': ' + result.reason if result.reason else ''}); those goods will ship",
-                )  # fmt: skip
+                raise BusinessError("3pl", _partly_cancelled(reference, order, result))
             return result
 
     @activity.defn
@@ -164,3 +160,18 @@ class FulfilmentActivities:
             self.complete_store_order,
             self.invoice_sales_order,
         ]
+
+
+def _partly_cancelled(reference: str, order: FulfilmentOrder, result: CancelResult) -> str:
+    """Which lines the 3PL stopped and which will still ship, so an operator can settle the rest (return, refund)."""
+    def lines_of(shipment_ids: tuple[str, ...]) -> str:
+        lines = [f"{line.quantity:g} × {line.sku}" for s in order.shipments if s.shipment_id in shipment_ids
+                 for line in s.lines]  # fmt: skip
+        return ", ".join(lines) or "nothing"
+
+    reason = f" ({result.reason})" if result.reason else ""
+    return (
+        f"3PL order {reference} can no longer be fully cancelled{reason}: still shipping "
+        f"{lines_of(result.refused_shipments)}; cancelled {lines_of(result.cancelled_shipments)}. "
+        "The ERP sale is kept for what ships"
+    )

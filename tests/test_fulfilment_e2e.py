@@ -157,6 +157,32 @@ async def test_cancel_after_pick_parks_with_the_reason_and_keeps_the_erp_sale(or
     assert (await progress(order_stack, order["id"])).cancel_reason == "order cancelled in the store"
 
 
+async def test_partial_cancel_is_reported_line_by_line_and_what_ships_keeps_its_erp_sale(order_stack: OrderStack):
+    order = await order_stack.shopper.place_order([("MUG-CERAMIC", 1), ("BOOK-COFFEE", 1)], paid=True)
+    await reach(order_stack, order["id"], OrderStage.AWAITING_SHIPMENT)
+    shipments = await shipments_of(order_stack, order["id"])
+    picked = next(s for s in shipments if s["products"][0]["reference_id"] == "BOOK-COFFEE")
+    await order_stack.warehouse.pick(picked["id"])
+
+    await order_stack.shopper.cancel(order["id"])
+    parked = await reach(order_stack, order["id"], OrderStage.PARKED)
+
+    assert "still shipping 1 × BOOK-COFFEE; cancelled nothing" in parked.parked.reason
+    handle = order_stack.client.get_workflow_handle_for(OrderToCashWorkflow.run,
+                                                        order_workflow_id(STORE_ID, str(order["id"])))  # fmt: skip
+    await handle.execute_update(OrderToCashWorkflow.cancel, "book ships; refund it when it comes back")
+    outcome = await finished(order_stack, order["id"])
+
+    assert outcome.stage == OrderStage.CANCELLED
+    assert outcome.note.endswith(f"left as they are by the operator: cancel_fulfilment_order {STORE_ID}:"
+                                 f"{order['id']}:2, cancel_sales_order")  # fmt: skip
+    shipped_from = {s["products"][0]["reference_id"]: s["status"]
+                    for s in await order_stack.warehouse.shipments(f"{STORE_ID}:{order['id']}:")}  # fmt: skip
+    assert shipped_from == {"MUG-CERAMIC": "Cancelled", "BOOK-COFFEE": "Processing"}  # line by line
+    (sale,) = await sales_for(order_stack, order["id"])
+    assert sale["state"] == "processing"
+
+
 async def test_intake_schedule_starts_runs_for_orders_whose_webhooks_were_lost(order_stack: OrderStack):
     hooks = await order_stack.store.list_webhooks()
     for hook in hooks:

@@ -76,7 +76,7 @@ class OrderToCashWorkflow:
         self._cancel_reason = ""
         self._steps_done: list[str] = []
         self._sale_number = ""
-        self._compensations: list[tuple[str, Callable[[], Awaitable[object]]]] = []
+        self._compensations: list[tuple[str, Callable[[], Awaitable[object]], bool]] = []
         self._fulfilment: FulfilmentProgress | None = None
         self._shipment_news = False
         self._late = False
@@ -121,7 +121,7 @@ class OrderToCashWorkflow:
                 OrderActivities.ensure_customer, self._current, **_erp_call("Find or create the ERP customer")
             ),
         )
-        self._on_cancel("cancel_sales_order", self._cancel_sales_order)
+        self._on_cancel("cancel_sales_order", self._cancel_sales_order, only_if_later_steps_undone=True)
         sale = await self._step(
             OrderStage.CREATING_SALES_ORDER,
             lambda: workflow.execute_activity_method(
@@ -305,12 +305,15 @@ class OrderToCashWorkflow:
         )
 
     async def _undo_completed_steps(self) -> str:
-        """Newest first. If an operator gives up on an undo step, older ones stay as they are: the 3PL
-        shipping goods that could not be stopped must keep its ERP sale. Returns a note on what was left."""
+        """Newest first. An operator may give up on an undo step the other system refuses (goods already
+        picked); then a step that needs it undone stays too: goods that ship keep their ERP sale.
+        Returns a note on what was left as it is."""
         self._compensating = True
         left: list[str] = []
-        for name, undo in reversed(self._compensations):
-            if left or await self._step(OrderStage.CANCELLING, undo, name=name) is _SKIPPED:
+        for name, undo, only_if_later_steps_undone in reversed(self._compensations):
+            if (only_if_later_steps_undone and left) or await self._step(
+                OrderStage.CANCELLING, undo, name=name
+            ) is _SKIPPED:
                 left.append(name)
         await self._step(
             OrderStage.CANCELLING,
@@ -320,7 +323,7 @@ class OrderToCashWorkflow:
                     store_id=self._store_id,
                     order_id=self._order_id,
                     reason=self._cancel_reason,
-                    sale_number="" if left else self._sale_number,
+                    sale_number="" if "cancel_sales_order" in left else self._sale_number,
                 ),
                 **_store_call("Note the cancellation on the store order"),
             ),
@@ -330,9 +333,11 @@ class OrderToCashWorkflow:
 
     # -- steps, parking and compensation --------------------------------------
 
-    def _on_cancel(self, name: str, undo: Callable[[], Awaitable[object]]) -> None:
+    def _on_cancel(
+        self, name: str, undo: Callable[[], Awaitable[object]], *, only_if_later_steps_undone: bool = False
+    ) -> None:
         """Register an undo before the step it undoes: its outcome may be unknown after a lost response."""
-        self._compensations.append((name, undo))
+        self._compensations.append((name, undo, only_if_later_steps_undone))
 
     async def _step(
         self, stage: OrderStage, call: Callable[[], Awaitable[T]], *, name: str = "", quiet: bool = False
@@ -428,7 +433,7 @@ class OrderToCashWorkflow:
     def cancel(self, reason: str) -> str:
         if self._compensating:
             self._skip_requested = True
-            return f"leaving {self._parked.step if self._parked else ''} as it is; older steps stay too"
+            return f"leaving {self._parked.step if self._parked else ''} as it is; the ERP sale stays for what ships"
         self._cancel_reason = f"cancelled by operator: {reason}" if reason else "cancelled by operator"
         return "cancelling: completed steps will be undone"
 
@@ -515,7 +520,7 @@ class OrderToCashWorkflow:
         order = f"Order #{self._order.number if self._order else self._order_id} ({self._store_id})"
         if self._stage == OrderStage.PARKED and self._parked:
             if self._compensating:
-                choices = f"or `retail-sync orders cancel {ref}` to leave it (and older steps) as it is"
+                choices = f"or `retail-sync orders cancel {ref}` to leave it as it is (the ERP sale then stays)"
             elif self._parked.step.startswith("fulfilment "):
                 choices = (f"`retail-sync orders reroute {ref} --center ID` to ship from another centre, "
                            f"or `retail-sync orders cancel {ref}`")  # fmt: skip
