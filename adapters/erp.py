@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from canonical import Address, Customer, Money, Order, Payment
 from canonical.fulfilment import FulfilmentLine
+from canonical.returns import ProcessedItem, RefundLine, ReturnLine
 
 
 class SalesOrderState(StrEnum):
@@ -67,6 +68,27 @@ class ErpInvoice(BaseModel):
     amount_to_pay: Money
 
 
+class ErpReturn(BaseModel):
+    """The ERP's return of goods for one RMA: a return sale and the shipment that receives the units."""
+
+    model_config = ConfigDict(frozen=True)
+
+    erp_ref: str
+    reference: str
+    received: tuple[ProcessedItem, ...] = ()
+
+
+class ErpCreditNote(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    erp_ref: str
+    number: str
+    refund_key: str
+    untaxed_amount: Money
+    tax_amount: Money
+    total_amount: Money
+
+
 class Erp(Protocol):
     async def ensure_customer(
         self, key: str, customer: Customer, billing: Address, shipping: Address
@@ -90,5 +112,15 @@ class Erp(Protocol):
 
     async def invoice_sales_order(self, key: str, payment: Payment, amount: Money) -> ErpInvoice:
         """Post the sale's invoice and record the store's payment against it; idempotent."""
+
+    async def create_return(self, key: str, rma: str, lines: list[ReturnLine]) -> ErpReturn:
+        """Open the return of `lines` of the sale `key` under the RMA number `rma`; idempotent per `rma`."""
+
+    async def receive_return(self, rma: str, received: list[ProcessedItem]) -> ErpReturn:
+        """Receive the units the warehouse processed into stock (restocked) or as scrap; idempotent."""
+
+    async def post_credit_note(self, key: str, refund_key: str, lines: list[RefundLine], reason: str) -> ErpCreditNote:
+        """Post a credit note for exactly these refunded lines (amounts and taxes as given); idempotent per
+        `refund_key`. Refunds of an RMA credit the returned lines; a merchant's refund may be amount only."""
 
     async def aclose(self) -> None: ...

@@ -42,3 +42,17 @@ def order_of_fulfilment_reference(reference: str) -> tuple[str, str] | None:
     store_id, _, rest = reference.partition(":")
     order_id, _, part = rest.partition(":")
     return (store_id, order_id) if store_id and order_id.isdigit() and part else None
+
+
+def refund_key(store_id: str, order_id: str, refund_of: str) -> str:
+    """Our refund's idempotency key, stored in the store refund's meta: `refund_of` is an RMA or operator reference."""
+    return f"{store_id}:{order_id}:refund:{refund_of}"
+
+
+def refund_workflow_id(store_id: str, order_id: str, refund_of: str) -> str:
+    return f"refund-{store_id}-{order_id}-{refund_of}"
+
+
+def return_reference(store_id: str, order_id: str, number: int) -> str:
+    """The RMA number: printed on the box, the 3PL return's reference, the ERP return's reference."""
+    return f"RMA-{store_id}-{order_id}-{number}"

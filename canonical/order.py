@@ -118,6 +118,14 @@ class DiscountLine(_Model):
     discount_tax: Money
 
 
+class RefundSummary(_Model):
+    """An entry of the order's refunds list as the store shows it (amount positive)."""
+
+    refund_id: str
+    amount: Money
+    reason: str = ""
+
+
 class Payment(_Model):
     method: str = ""
     method_title: str = ""
@@ -147,6 +155,7 @@ class Order(_Model):
     total: Money
     total_tax: Money
     customer_note: str = ""
+    refunds: tuple[RefundSummary, ...] = ()
 
     @property
     def is_paid(self) -> bool:
