@@ -7,6 +7,7 @@ from temporalio.worker import Worker
 from activities.fulfilment import FulfilmentActivities
 from activities.intake import IntakeActivities
 from activities.orders import OrderActivities
+from activities.refunds import RefundActivities
 from activities.stores import StoreDirectory
 from adapters.erp import Erp
 from adapters.shipbob import ShipBobClient
@@ -15,6 +16,7 @@ from config import Settings
 from starter.schedules import ensure_intake_schedules
 from starter.temporal_client import connect
 from workflows.order_to_cash import OrderToCashWorkflow
+from workflows.refund import RefundWorkflow
 from workflows.store_intake import StoreIntakeWorkflow
 
 log = logging.getLogger("retail-sync.worker")
@@ -28,11 +30,12 @@ def build_worker(
         OrderActivities(stores, erp),
         FulfilmentActivities(threepl, stores, erp, settings.orders),
         IntakeActivities(stores, client, task_queue, settings.orders),
+        RefundActivities(stores, erp),
     )
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[OrderToCashWorkflow, StoreIntakeWorkflow],
+        workflows=[OrderToCashWorkflow, StoreIntakeWorkflow, RefundWorkflow],
         activities=[activity for group in activities for activity in group.all()],
     )
 

@@ -10,7 +10,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.errors import as_temporal_errors
 from canonical.keys import order_workflow_id
 from config import OrderPolicy
-from starter.order_runs import hand_order_to_run
+from starter.order_runs import hand_order_to_run, hand_refunds_to_runs
 
 if TYPE_CHECKING:  # the workflow imports this module for its inputs; keep HTTP clients out of its sandbox
     from activities.stores import StoreDirectory
@@ -46,6 +46,7 @@ class IntakeActivities:
             )
         started = 0
         for order in page.items:
+            await hand_refunds_to_runs(self._client, self._task_queue, order)
             if not order.is_paid or order.is_cancelled:
                 continue
             is_new = not await self._run_exists(order_workflow_id(order.store_id, order.order_id))

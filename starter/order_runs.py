@@ -10,10 +10,11 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from canonical import Order
-from canonical.keys import order_workflow_id
+from canonical.keys import order_workflow_id, refund_workflow_id
 from config import OrderPolicy
 from workflows.order_messages import OrderRunInput
 from workflows.order_to_cash import OrderToCashWorkflow
+from workflows.refund import RefundRunInput, RefundWorkflow
 
 log = logging.getLogger(__name__)
 
@@ -47,3 +48,26 @@ async def hand_order_to_run(client: Client, task_queue: str, policy: OrderPolicy
         log.info("order %s: run already finished; %s event not applied", workflow_id, order.store_status)
         return None
     return workflow_id
+
+
+async def hand_refunds_to_runs(client: Client, task_queue: str, order: Order) -> int:
+    """One refund run per entry of the order's refunds list; returns how many were new.
+
+    The merchant's refunds get their credit notes; our own refunds echo back here too and
+    their run simply notes that the run which made them books them.
+    """
+    started = 0
+    for refund in order.refunds:
+        try:
+            await client.start_workflow(
+                RefundWorkflow.run,
+                RefundRunInput(store_id=order.store_id, order_id=order.order_id, store_refund_id=refund.refund_id),
+                id=refund_workflow_id(order.store_id, order.order_id, f"wc{refund.refund_id}"),
+                task_queue=task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                static_summary=f"Refund {refund.refund_id} of order #{order.number} ({order.store_id})",
+            )
+            started += 1
+        except WorkflowAlreadyStartedError:
+            pass
+    return started

@@ -19,7 +19,7 @@ from temporalio.service import RPCError
 from adapters.woocommerce_orders import InvalidOrderPayload, order_from_woocommerce
 from config import Settings
 from starter.http import BodyTooLarge, read_body, refuse
-from starter.order_runs import hand_order_to_run
+from starter.order_runs import hand_order_to_run, hand_refunds_to_runs
 from starter.shipbob_webhooks import shipbob_webhook_handler
 from starter.signatures import is_valid_woocommerce_signature
 from starter.temporal_client import connect
@@ -67,6 +67,7 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
             workflow_id = await hand_order_to_run(
                 state["client"], settings.temporal.task_queue, settings.orders, order
             )
+            await hand_refunds_to_runs(state["client"], settings.temporal.task_queue, order)
         except RPCError as err:
             log.error("store %s order %s: Temporal refused the hand-off: %s", store.id, order.order_id, err)
             return refuse(503, "could not hand the order to Temporal; not accepted, send again")

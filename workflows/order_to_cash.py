@@ -355,7 +355,7 @@ class OrderToCashWorkflow:
             try:
                 result = await call()
             except ActivityError as err:
-                decision = await self._park(name, _failure_reason(err))
+                decision = await self._park(name, failure_reason(err))
                 if decision is _Decision.STOP:
                     raise _StopProcessing() from None
                 if decision is _Decision.SKIP:
@@ -573,7 +573,7 @@ def _step_options(summary: str, attempt_timeout: timedelta) -> dict:
     )
 
 
-def _failure_reason(err: ActivityError) -> str:
+def failure_reason(err: ActivityError) -> str:
     """The adapter's own words (e.g. "Unknown SKU 'X' on line 2"), not Temporal's wrapper text."""
     cause = err.cause
     if isinstance(cause, ApplicationError):

@@ -13,13 +13,25 @@ NEEDS_ATTENTION = SearchAttributeKey.for_bool("NeedsAttention")
 PARKED_REASON = SearchAttributeKey.for_text("ParkedReason")
 ERP_SALE_NUMBER = SearchAttributeKey.for_keyword("ErpSaleNumber")
 FULFILMENT_LATE = SearchAttributeKey.for_bool("FulfilmentLate")
+REFUND_AMOUNT = SearchAttributeKey.for_float("RefundAmount")
 
-ALL = (ORDER_ID, ORDER_NUMBER, STORE_ID, ORDER_STAGE, NEEDS_ATTENTION, PARKED_REASON, ERP_SALE_NUMBER, FULFILMENT_LATE)
+ALL = (
+    ORDER_ID,
+    ORDER_NUMBER,
+    STORE_ID,
+    ORDER_STAGE,
+    NEEDS_ATTENTION,
+    PARKED_REASON,
+    ERP_SALE_NUMBER,
+    FULFILMENT_LATE,
+    REFUND_AMOUNT,
+)
 
 _CLI_TYPE_NAMES = {
     SearchAttributeIndexedValueType.KEYWORD: "Keyword",
     SearchAttributeIndexedValueType.TEXT: "Text",
     SearchAttributeIndexedValueType.BOOL: "Bool",
+    SearchAttributeIndexedValueType.DOUBLE: "Double",
 }
 
 

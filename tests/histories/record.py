@@ -19,7 +19,9 @@ from tests.factories import canonical_order
 from tests.plugins.temporal import register_search_attributes
 from tests.test_order_workflow import REFERENCE, FakeSystems, shipment, stage_of, start_run
 from workflows.order_messages import OrderStage, ShipmentNews
+from tests.test_refund_workflow import FakeRefunds, our_request
 from workflows.order_to_cash import OrderToCashWorkflow
+from workflows.refund import RefundRunInput, RefundWorkflow
 
 HERE = Path(__file__).parent
 
@@ -74,6 +76,27 @@ SCENARIOS = {
 }
 
 
+async def record_refund_parked_then_recorded_without_gateway() -> None:
+    async with await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=venv_binary("temporal-test-server"), data_converter=pydantic_data_converter
+    ) as env:
+        await register_search_attributes(env.client)
+        queue = f"tq-{uuid.uuid4()}"
+        async with Worker(env.client, task_queue=queue, workflows=[RefundWorkflow],
+                          activities=FakeRefunds(gateway_refusals=1).activities()):  # fmt: skip
+            handle = await env.client.start_workflow(
+                RefundWorkflow.run, RefundRunInput(store_id="s", order_id="1001", request=our_request()),
+                id=f"refund-{uuid.uuid4()}", task_queue=queue,
+            )  # fmt: skip
+            while await handle.query(RefundWorkflow.stage) != "parked":
+                await asyncio.sleep(0.1)
+            await handle.execute_update(RefundWorkflow.retry, False)
+            await handle.result()
+            history = await handle.fetch_history()
+        (HERE / "refund_parked_then_recorded_without_gateway.json").write_text(history.to_json())
+        print(f"recorded refund: {len(history.events)} events")
+
+
 async def main() -> None:
     for name, (scenario, create_failures) in SCENARIOS.items():
         async with await WorkflowEnvironment.start_time_skipping(
@@ -89,6 +112,7 @@ async def main() -> None:
                 history = await handle.fetch_history()
             (HERE / f"{name}.json").write_text(history.to_json())
             print(f"recorded {name}: {len(history.events)} events")
+    await record_refund_parked_then_recorded_without_gateway()
 
 
 if __name__ == "__main__":
