@@ -8,6 +8,7 @@ from activities.fulfilment import FulfilmentActivities
 from activities.intake import IntakeActivities
 from activities.orders import OrderActivities
 from activities.refunds import RefundActivities
+from activities.returns import ReturnActivities
 from activities.stores import StoreDirectory
 from adapters.erp import Erp
 from adapters.shipbob import ShipBobClient
@@ -17,6 +18,7 @@ from starter.schedules import ensure_intake_schedules
 from starter.temporal_client import connect
 from workflows.order_to_cash import OrderToCashWorkflow
 from workflows.refund import RefundWorkflow
+from workflows.returns import ReturnWorkflow
 from workflows.store_intake import StoreIntakeWorkflow
 
 log = logging.getLogger("retail-sync.worker")
@@ -31,11 +33,12 @@ def build_worker(
         FulfilmentActivities(threepl, stores, erp, settings.orders),
         IntakeActivities(stores, client, task_queue, settings.orders),
         RefundActivities(stores, erp),
+        ReturnActivities(threepl, stores, erp),
     )
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[OrderToCashWorkflow, StoreIntakeWorkflow, RefundWorkflow],
+        workflows=[OrderToCashWorkflow, StoreIntakeWorkflow, RefundWorkflow, ReturnWorkflow],
         activities=[activity for group in activities for activity in group.all()],
     )
 

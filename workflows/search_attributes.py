@@ -14,6 +14,7 @@ PARKED_REASON = SearchAttributeKey.for_text("ParkedReason")
 ERP_SALE_NUMBER = SearchAttributeKey.for_keyword("ErpSaleNumber")
 FULFILMENT_LATE = SearchAttributeKey.for_bool("FulfilmentLate")
 REFUND_AMOUNT = SearchAttributeKey.for_float("RefundAmount")
+RMA_ID = SearchAttributeKey.for_keyword("RmaId")
 
 ALL = (
     ORDER_ID,
@@ -25,6 +26,7 @@ ALL = (
     ERP_SALE_NUMBER,
     FULFILMENT_LATE,
     REFUND_AMOUNT,
+    RMA_ID,
 )
 
 _CLI_TYPE_NAMES = {

@@ -1,0 +1,142 @@
+"""Return (RMA) decisions on the time-skipping server: approval, the warehouse's news, expiry, refund once.
+
+Stand-in activities under the real names; the refund child runs the real refund workflow on stand-ins too.
+"""
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from temporalio import activity
+from temporalio.worker import Worker
+
+from activities.returns import ReturnNote, ReturnOfOrder
+from adapters.erp import ErpReturn
+from canonical import Money, TaxAmount
+from canonical.returns import Disposition, ProcessedItem, ReturnLine, ReturnStatus, ThreePLReturn
+from tests.factories import canonical_order, eur
+from tests.plugins.temporal import eventually
+from tests.test_refund_workflow import FakeRefunds
+from workflows.refund import RefundWorkflow
+from workflows.returns import ReturnRunInput, ReturnWorkflow, refund_for
+
+RMA = "RMA-test-store-1001-1"
+WINDOW = timedelta(days=30)
+
+
+def taxed_order():
+    order = canonical_order()
+    line = order.lines[0].model_copy(update={"taxes": (TaxAmount(rate_id="1", amount=eur("8.00")),)})
+    return order.model_copy(update={"lines": (line,)})
+
+
+def processed(quantity: int = 1, disposition: Disposition = Disposition.RESTOCK) -> ThreePLReturn:
+    return ThreePLReturn(return_ref="9", reference=RMA, status=ReturnStatus.COMPLETED,
+                         processed=(ProcessedItem(sku="TEE-CLASSIC", quantity=Decimal(quantity),
+                                                  disposition=disposition),))  # fmt: skip
+
+
+class FakeReturns:
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.at_3pl = ThreePLReturn(return_ref="9", reference=RMA, status=ReturnStatus.AWAITING_ARRIVAL)
+
+    def activities(self):
+        @activity.defn(name="open_erp_return")
+        async def open_erp_return(ret: ReturnOfOrder) -> ErpReturn:
+            self.calls.append("open_erp_return")
+            return ErpReturn(erp_ref="4", reference=ret.rma)
+
+        @activity.defn(name="expect_parcel_at_3pl")
+        async def expect_parcel_at_3pl(ret: ReturnOfOrder) -> ThreePLReturn:
+            self.calls.append("expect_parcel_at_3pl")
+            return self.at_3pl
+
+        @activity.defn(name="get_3pl_return")
+        async def get_3pl_return(rma: str) -> ThreePLReturn:
+            self.calls.append("get_3pl_return")
+            return self.at_3pl
+
+        @activity.defn(name="receive_erp_return")
+        async def receive_erp_return(ret: ReturnOfOrder) -> ErpReturn:
+            self.calls.append(f"receive_erp_return:{sum(i.quantity for i in ret.received)}")
+            return ErpReturn(erp_ref="4", reference=ret.rma, received=tuple(ret.received))
+
+        @activity.defn(name="note_return_on_store_order")
+        async def note_return_on_store_order(note: ReturnNote) -> None:
+            self.calls.append(f"note:{note.text}")
+
+        return [open_erp_return, expect_parcel_at_3pl, get_3pl_return, receive_erp_return, note_return_on_store_order]
+
+
+def run_input(needs_approval: bool = False) -> ReturnRunInput:
+    return ReturnRunInput(order=taxed_order(), rma=RMA, lines=[ReturnLine(sku="TEE-CLASSIC", quantity=Decimal(1))],
+                          center_id="1", needs_approval=needs_approval, receive_window=WINDOW,
+                          poll_interval=timedelta(hours=6))  # fmt: skip
+
+
+@pytest.fixture
+def queue() -> str:
+    return f"tq-{uuid.uuid4()}"
+
+
+def worker(env, queue, returns: FakeReturns, refunds: FakeRefunds) -> Worker:
+    return Worker(env.client, task_queue=queue, workflows=[ReturnWorkflow, RefundWorkflow],
+                  activities=[*returns.activities(), *refunds.activities()])  # fmt: skip
+
+
+async def start(env, queue, run: ReturnRunInput):
+    return await env.client.start_workflow(ReturnWorkflow.run, run, id=f"return-{uuid.uuid4()}", task_queue=queue)
+
+
+async def test_processed_units_are_received_refunded_once_and_noted(time_skipping, queue):
+    returns, refunds = FakeReturns(), FakeRefunds()
+    async with worker(time_skipping, queue, returns, refunds):
+        handle = await start(time_skipping, queue, run_input())
+        await eventually(lambda: handle.query(ReturnWorkflow.stage), lambda s: s == "awaiting_parcel")
+        for _ in range(3):  # the 3PL's webhook, delivered three times
+            await handle.signal(ReturnWorkflow.return_changed, processed())
+        outcome = await handle.result()
+    assert outcome.stage == "completed" and outcome.refund.credit_note == "CN-5"
+    assert returns.calls[:3] == ["open_erp_return", "expect_parcel_at_3pl", "receive_erp_return:1"]
+    assert refunds.calls == ["create_store_refund:gateway=True", "post_credit_note:77"]
+    assert returns.calls[-1].startswith(f"note:Return {RMA} received: 1 × TEE-CLASSIC.")
+
+
+async def test_a_return_above_the_approval_value_waits_and_a_rejection_writes_nothing(time_skipping, queue):
+    returns, refunds = FakeReturns(), FakeRefunds()
+    async with worker(time_skipping, queue, returns, refunds):
+        handle = await start(time_skipping, queue, run_input(needs_approval=True))
+        await eventually(lambda: handle.query(ReturnWorkflow.stage), lambda s: s == "awaiting_approval")
+        await handle.execute_update(ReturnWorkflow.reject, "outside policy")
+        outcome = await handle.result()
+    assert outcome.stage == "rejected"
+    assert returns.calls == [] and refunds.calls == []
+
+
+async def test_a_parcel_that_never_arrives_expires_with_a_note(time_skipping, queue):
+    returns, refunds = FakeReturns(), FakeRefunds()
+    async with worker(time_skipping, queue, returns, refunds):
+        outcome = await (await start(time_skipping, queue, run_input())).result()
+    assert outcome.stage == "expired"
+    assert returns.calls[-1] == f"note:Return {RMA} expired: the parcel did not arrive within 30 days."
+    assert refunds.calls == []
+
+
+async def test_a_lost_return_webhook_is_caught_by_the_poll(time_skipping, queue):
+    returns, refunds = FakeReturns(), FakeRefunds()
+    async with worker(time_skipping, queue, returns, refunds):
+        handle = await start(time_skipping, queue, run_input())
+        await eventually(lambda: handle.query(ReturnWorkflow.stage), lambda s: s == "awaiting_parcel")
+        returns.at_3pl = processed(disposition=Disposition.DISPOSE)
+        outcome = await handle.result()
+    assert outcome.stage == "completed"
+    assert "get_3pl_return" in returns.calls
+
+
+def test_refund_covers_the_processed_quantity_with_the_line_tax_pro_rata():
+    request = refund_for(run_input(), list(processed().processed))
+    (line,) = request.lines
+    assert (line.line_id, line.quantity, line.amount) == ("11", Decimal(1), eur("20.00"))
+    assert line.taxes == (TaxAmount(rate_id="1", amount=eur("4.00")),)
+    assert request.amount == Money(amount=Decimal("24.00"), currency="EUR") and request.restock
