@@ -7,6 +7,7 @@ because workflows and activities only ever pass a store id.
 """
 import os
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from pydantic import BaseModel, Field, SecretStr
@@ -68,10 +69,25 @@ class OrderPolicy(BaseModel):
     """How often each store's intake backstop looks for orders no webhook brought."""
 
 
+class ReturnPolicy(BaseModel):
+    """The retailer's returns rules; passed into each return run so it stays deterministic."""
+
+    window: timedelta = timedelta(days=30)
+    """How long after payment a customer may ask for a return."""
+    approval_above: Decimal = Decimal("200")
+    """Returns worth more than this (tax included) wait for an operator's approval."""
+    receive_window: timedelta = timedelta(days=30)
+    poll_interval: timedelta = timedelta(hours=6)
+    refund_payment: bool = True
+    """Refund through the store's payment gateway (False: record the refund, money moves elsewhere)."""
+
+
 class StarterSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8088
     max_body_bytes: int = 1_048_576
+    returns_api_token: SecretStr = SecretStr("")
+    """Bearer token a returns portal sends to `POST /returns`; empty disables the endpoint."""
 
 
 class Settings(BaseSettings):
@@ -82,6 +98,7 @@ class Settings(BaseSettings):
     erp: ErpSettings = ErpSettings()
     threepl: ThreePLSettings = ThreePLSettings()
     orders: OrderPolicy = OrderPolicy()
+    returns: ReturnPolicy = ReturnPolicy()
     starter: StarterSettings = StarterSettings()
 
     def store(self, store_id: str) -> StoreSettings | None:

@@ -6,6 +6,7 @@ import logging
 import sys
 
 from config import load_settings
+from starter.cli_returns import add_commands as add_return_commands
 from starter.temporal_client import TemporalUnreachable
 
 
@@ -50,6 +51,8 @@ def _parser() -> argparse.ArgumentParser:
         if action == "reroute":
             sub.add_argument("--center", required=True, help="the 3PL fulfilment centre id to ship from")
         sub.set_defaults(handler=_orders_action, action=action)
+
+    add_return_commands(commands)
 
     erp = commands.add_parser("erp", help="the local Tryton ERP").add_subparsers(required=True, metavar="ACTION")
     erp.add_parser("bootstrap", help="build (once) the bootstrapped Tryton template").set_defaults(

@@ -20,6 +20,7 @@ from adapters.woocommerce_orders import InvalidOrderPayload, order_from_woocomme
 from config import Settings
 from starter.http import BodyTooLarge, read_body, refuse
 from starter.order_runs import hand_order_to_run, hand_refunds_to_runs
+from starter.returns_endpoint import returns_handler
 from starter.shipbob_webhooks import shipbob_webhook_handler
 from starter.signatures import is_valid_woocommerce_signature
 from starter.temporal_client import connect
@@ -89,6 +90,7 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
         routes=[
             Route("/webhooks/woocommerce/{store_id}", woocommerce_webhook, methods=["POST"]),
             Route("/webhooks/shipbob", shipbob_webhook_handler(settings, lambda: state["client"]), methods=["POST"]),
+            Route("/returns", returns_handler(settings, lambda: state["client"]), methods=["POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],

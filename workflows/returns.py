@@ -204,6 +204,16 @@ class ReturnWorkflow:
     def parked_reason(self) -> str:
         return self._parked_reason
 
+    @workflow.query
+    def returned_lines(self) -> list[ReturnLine]:
+        """What this RMA takes back: authorised lines, or what was received once processed; none if it
+        was rejected, cancelled or expired."""
+        if self._stage in ("rejected", "cancelled", "expired"):
+            return []
+        if self._threepl is not None and self._threepl.status == ReturnStatus.COMPLETED:
+            return [ReturnLine(sku=item.sku, quantity=item.quantity) for item in self._threepl.processed]
+        return list(self._run.lines)
+
     def _must_be(self, stage: str) -> None:
         if self._stage != stage:
             raise ApplicationError(f"return is not {stage.replace('_', ' ')} (stage: {self._stage})",
