@@ -1,4 +1,4 @@
-"""WooCommerce REST v3 client for one store: orders, notes, order meta and webhooks.
+"""WooCommerce REST v3 client for one store: orders, notes, order meta, refunds and webhooks.
 
 Callers get canonical models and typed errors, never WooCommerce field names. Every
 request waits for the store's rate budget; idempotent ones (GET, PUT of absolute values)
@@ -12,21 +12,27 @@ import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import httpx
 from pydantic import BaseModel, ConfigDict
 
-from adapters.errors import AdapterError, NonRetryableError, RetryableError
+from adapters.errors import AdapterError, BusinessError, NonRetryableError, RetryableError
 from adapters.oauth1 import OAuth1QueryAuth
 from adapters.rate_budget import RateBudget
 from adapters.retrying import MAX_INLINE_WAIT_S, inline_retries
-from adapters.woocommerce_orders import InvalidOrderPayload, order_from_woocommerce
+from adapters.woocommerce_orders import InvalidOrderPayload, order_from_woocommerce, refund_from_woocommerce
 from canonical import Order
+from canonical.returns import Refund, RefundLine, RefundRequest
 from config import StoreSettings
 
 SYSTEM = "woocommerce"
 RETRYABLE_STATUSES = frozenset({408, 429, 502, 503, 504})
+REFUND_KEY_META = "_retail_sync_refund_key"
+"""Refund meta entry holding our `RefundRequest.key`, so a caller can tell whether a refund already exists."""
+REFUSAL_CODES = frozenset({"woocommerce_rest_cannot_create_order_refund"})
+"""The store or its payment gateway said no (amount too high, gateway declined): a person must decide."""
 
 logger = logging.getLogger(__name__)
 
@@ -194,6 +200,48 @@ class WooCommerceClient:
             return None
         return values[-1] if isinstance(values[-1], str) else json.dumps(values[-1])
 
+    async def list_refunds(self, order_id: str | int) -> list[Refund]:
+        """Every refund of the order, newest first, with our key where we made it (`context=edit`)."""
+        order_path = f"orders/{_id(order_id)}"
+        order = await self._json("GET", order_path, params={"_fields": "id,currency"})
+        path = f"{order_path}/refunds"
+        refunds: list[Refund] = []
+        page, total_pages = 1, 1
+        while page <= total_pages:
+            response = await self._call("GET", path, params={"context": "edit", "page": page, "per_page": 100})
+            payload = self._decode(response, "GET", path)
+            with self._reading("GET", path):
+                refunds += [self._refund(str(order_id), order["currency"], item) for item in payload]
+                total_pages = int(response.headers["X-WP-TotalPages"])
+            page += 1
+        return refunds
+
+    async def create_refund(self, request: RefundRequest) -> Refund:
+        """Refund at the store, tagging the refund with `request.key`; sent once, never retried here.
+
+        A RetryableError (timeout, dropped connection, bare 5xx) does not say whether the store kept the
+        refund: list the refunds and look for the key before asking again. A BusinessError carries the
+        store's or gateway's reason (e.g. "Invalid refund amount.", a declined card) for a person to act on.
+        """
+        if request.store_id != self.store_id:
+            raise NonRetryableError(SYSTEM, f"refund {request.key} is for store {request.store_id}, not "
+                                            f"{self.store_id}", code="wrong_store")
+        path = f"orders/{_id(request.order_id)}/refunds"
+        body = {
+            "amount": _decimal_text(request.amount.amount),
+            "reason": request.reason,
+            "api_refund": request.refund_payment,
+            "api_restock": request.restock,
+            "line_items": [_refund_line(line) for line in request.lines],
+            "meta_data": [{"key": REFUND_KEY_META, "value": request.key}],
+        }
+        payload = await self._json("POST", path, body=body)
+        with self._reading("POST", path):
+            return self._refund(request.order_id, request.amount.currency, payload)
+
+    def _refund(self, order_id: str, currency: str, payload: Any) -> Refund:
+        return refund_from_woocommerce(self.store_id, order_id, currency, payload, REFUND_KEY_META)
+
     async def list_webhooks(self) -> list[Webhook]:
         webhooks: list[Webhook] = []
         page, total_pages = 1, 1
@@ -219,8 +267,10 @@ class WooCommerceClient:
         with self._reading("PUT", path):
             return _webhook(payload)
 
-    async def _json(self, method: str, path: str, *, body: dict[str, Any] | None = None) -> Any:
-        response = await self._call(method, path, body=body)
+    async def _json(
+        self, method: str, path: str, *, body: dict[str, Any] | None = None, params: dict[str, Any] | None = None
+    ) -> Any:
+        response = await self._call(method, path, params=params, body=body)
         return self._decode(response, method, path)
 
     async def _call(
@@ -280,6 +330,8 @@ def classify(where: str, response: httpx.Response) -> AdapterError:
     text = f"{where} → HTTP {status}" + (f" {code}" if code else "") + (f": {message}" if message else "")
     if status in RETRYABLE_STATUSES or (status >= 500 and not code):
         return RetryableError(SYSTEM, text, code=code, status=status, retry_after=retry_after(response.headers))
+    if code in REFUSAL_CODES:
+        return BusinessError(SYSTEM, text, code=code, status=status)
     return NonRetryableError(SYSTEM, text, code=code, status=status)
 
 
@@ -324,6 +376,23 @@ def _id(value: str | int) -> str:
     if not (text.isascii() and text.isdigit()):
         raise NonRetryableError(SYSTEM, f"not a WooCommerce id: {text[:40]!r}", code="invalid_id")
     return text
+
+
+def _refund_line(line: RefundLine) -> dict[str, Any]:
+    """Order item id with its quantity, amount excluding tax, and tax per *rate* id (contract §5)."""
+    if line.quantity != line.quantity.to_integral_value():
+        raise NonRetryableError(SYSTEM, f"line {line.line_id}: WooCommerce refunds whole units, not {line.quantity}",
+                                code="invalid_quantity")
+    return {
+        "id": int(_id(line.line_id)),
+        "quantity": int(line.quantity),
+        "refund_total": _decimal_text(line.amount.amount),
+        "refund_tax": [{"id": int(_id(t.rate_id)), "refund_total": _decimal_text(t.amount.amount)} for t in line.taxes],
+    }
+
+
+def _decimal_text(amount: Decimal) -> str:
+    return f"{amount:f}"
 
 
 def _gmt(value: str) -> datetime:

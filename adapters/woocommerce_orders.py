@@ -1,4 +1,4 @@
-"""WooCommerce REST v3 order JSON → `canonical.Order`.
+"""WooCommerce REST v3 order and refund JSON → `canonical.Order` and `canonical.returns.Refund`.
 
 Pure mapping with no I/O, so a webhook body and a polled order map identically.
 Money arrives as strings and is read straight into Decimal; `line_items[].price` is a
@@ -19,10 +19,12 @@ from canonical import (
     OrderLine,
     OrderStatus,
     Payment,
+    RefundSummary,
     ShippingLine,
     TaxAmount,
     TaxRate,
 )
+from canonical.returns import Refund, RefundLine
 
 ORDER_STATUSES = {
     "pending": OrderStatus.AWAITING_PAYMENT,
@@ -101,6 +103,34 @@ def order_from_woocommerce(store_id: str, payload: object) -> Order:
         total=money(payload.get("total"), "total"),
         total_tax=money(payload.get("total_tax"), "total_tax"),
         customer_note=_text(payload.get("customer_note"), "customer_note"),
+        refunds=tuple(
+            _refund_summary(item, f"refunds[{i}]", money) for i, item in enumerate(_items(payload, "refunds"))
+        ),
+    )
+
+
+def refund_from_woocommerce(store_id: str, order_id: str, currency: str, payload: object, key_meta: str) -> Refund:
+    """Map one refund of `GET /orders/{id}/refunds`; WooCommerce stores it negated, we keep amounts positive.
+
+    A refund carries no currency of its own: it is the order's. Lines name the *order* item they
+    refund (`_refunded_item_id`), not the refund's own copy; `key_meta` is where we put our key.
+    """
+    data = _mapping(payload, "refund")
+    money = _MoneyReader(currency)
+    lines = []
+    for kind in ("line_items", "shipping_lines", "fee_lines"):
+        lines += [_refund_line(item, f"{kind}[{i}]", money) for i, item in enumerate(_items(data, kind))]
+    keys = [m.get("value") for m in _items(data, "meta_data") if m.get("key") == key_meta]
+    return Refund(
+        refund_id=_id(data.get("id"), "id"),
+        store_id=store_id,
+        order_id=order_id,
+        amount=money(data.get("amount"), "amount"),
+        reason=_text(data.get("reason"), "reason"),
+        lines=tuple(lines),
+        key=str(keys[-1]) if keys else None,
+        refunded_payment=bool(data.get("refunded_payment", False)),
+        created_at=_utc_or_none(data.get("date_created_gmt"), "date_created_gmt"),
     )
 
 
@@ -296,3 +326,33 @@ def _coupon(data: dict[str, Any], field: str, money: _MoneyReader) -> DiscountLi
         discount=money(data.get("discount"), f"{field}.discount"),
         discount_tax=money(data.get("discount_tax"), f"{field}.discount_tax"),
     )
+
+
+def _refund_summary(data: dict[str, Any], field: str, money: _MoneyReader) -> RefundSummary:
+    """`refunds[].total` is negative ("-10.00"); the summary's amount is what went back, positive."""
+    total = money(data.get("total"), f"{field}.total")
+    return RefundSummary(
+        refund_id=_id(data.get("id"), f"{field}.id"),
+        amount=Money(amount=abs(total.amount), currency=total.currency),
+        reason=_text(data.get("reason"), f"{field}.reason"),
+    )
+
+
+def _refund_line(data: dict[str, Any], field: str, money: _MoneyReader) -> RefundLine:
+    refunded = [m.get("value") for m in _items(data, "meta_data") if m.get("key") == "_refunded_item_id"]
+    if not refunded or not str(refunded[0]).isdigit():
+        raise InvalidOrderPayload(f"{field}: missing the refunded order item id (_refunded_item_id)")
+    total = money(data.get("total"), f"{field}.total")
+    taxes = tuple(TaxAmount(rate_id=t.rate_id, amount=_given_back(t.amount)) for t in _taxes(data, field, money))
+    return RefundLine(
+        line_id=str(refunded[0]),
+        sku=_text(data.get("sku"), f"{field}.sku") or None,
+        quantity=abs(_decimal(data.get("quantity", 0), f"{field}.quantity")),
+        amount=_given_back(total),
+        taxes=taxes,
+    )
+
+
+def _given_back(stored: Money) -> Money:
+    """A refund item's stored (negative) amount as money given back; `0 - x` so zero stays "0.00", not "-0.00"."""
+    return Money(amount=Decimal(0) - stored.amount, currency=stored.currency)

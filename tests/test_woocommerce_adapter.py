@@ -10,10 +10,11 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from adapters.errors import NonRetryableError, RetryableError
+from adapters.errors import BusinessError, NonRetryableError, RetryableError
 from adapters.rate_budget import RateBudget
-from adapters.woocommerce import WooCommerceClient
-from canonical import OrderStatus
+from adapters.woocommerce import REFUND_KEY_META, WooCommerceClient
+from canonical import Money, Order, OrderStatus, TaxAmount
+from canonical.returns import RefundLine, RefundRequest
 from config import StoreSettings
 from sandbox.woocommerce import SandboxConfig, run_woocommerce_sandbox
 from sandbox.woocommerce.shopper import Shopper
@@ -273,3 +274,150 @@ async def test_webhooks(store):
     assert created.webhook_id in {w.webhook_id for w in await store.list_webhooks()}
     paused = await store.update_webhook(created.webhook_id, status="paused")
     assert paused.status == "paused" and paused.delivery_url == "http://127.0.0.1:9/hooks/test"
+
+
+# Refunds
+
+
+def eur(amount: str) -> Money:
+    return Money(amount=Decimal(amount), currency="EUR")
+
+
+def refund_of_first_line(order: Order, key: str, *, quantity: int = 1, refund_payment: bool = True,
+                         restock: bool = False, extra: str = "0") -> RefundRequest:
+    """Give back `quantity` units of the order's first line with its tax, as an RMA would."""
+    line = order.lines[0]
+    share = Decimal(quantity) / line.quantity
+    taxes = tuple(TaxAmount(rate_id=t.rate_id, amount=eur(str(t.amount.amount * share))) for t in line.taxes)
+    amount = line.unit_price.amount * quantity
+    total = amount + sum(t.amount.amount for t in taxes) + Decimal(extra)
+    return RefundRequest(
+        key=key, store_id="sandbox", order_id=order.order_id, reason=f"RMA for {key}",
+        lines=(RefundLine(line_id=line.line_id, sku=line.sku, quantity=Decimal(quantity), amount=eur(str(amount)),
+                          taxes=taxes),),
+        amount=eur(str(total)), refund_payment=refund_payment, restock=restock,
+    )
+
+
+@pytest.fixture
+async def gateway(woo_sandbox):
+    """Make a payment gateway refuse refunds; every refusal is lifted after the test."""
+    async with httpx.AsyncClient(base_url=woo_sandbox.url) as control:
+
+        async def refuse(method: str, message: str) -> None:
+            (await control.post("/__sandbox/gateway", json={"method": method, "refuse": message})).raise_for_status()
+
+        yield refuse
+        await control.delete("/__sandbox/gateway")
+
+
+async def tee_stock(woo) -> int:
+    return (await woo.get("/products", params={"sku": "TEE-CLASSIC"})).json()[0]["stock_quantity"]
+
+
+async def test_create_refund_round_trip_names_order_lines_and_tax_rates(store, shopper, woo):
+    placed = await shopper.place_order([("TEE-CLASSIC", 2), ("BOOK-COFFEE", 1)], paid=True)
+    order = await store.get_order(placed["id"])
+    stock_before = await tee_stock(woo)
+
+    refund = await store.create_refund(refund_of_first_line(order, "sandbox:rma-1"))
+
+    assert (refund.store_id, refund.order_id, refund.key) == ("sandbox", order.order_id, "sandbox:rma-1")
+    assert refund.amount == eur("24.00") and refund.refunded_payment and refund.reason == "RMA for sandbox:rma-1"
+    (line,) = refund.lines
+    assert (line.line_id, line.sku, line.quantity, line.amount) == (order.lines[0].line_id, "TEE-CLASSIC", 1,
+                                                                    eur("20.00"))
+    assert line.taxes == (TaxAmount(rate_id="1", amount=eur("4")),)
+    assert refund.created_at is not None and refund.created_at.tzinfo is UTC
+    raw = (await woo.get(f"/orders/{placed['id']}/refunds/{refund.refund_id}", params={"context": "edit"})).json()
+    assert [(i["id"], i["quantity"]) for i in raw["line_items"]] == [(raw["line_items"][0]["id"], -1)]
+    assert [(m["key"], m["value"]) for m in raw["meta_data"]] == [(REFUND_KEY_META, "sandbox:rma-1")]
+    after = await store.get_order(placed["id"])
+    assert [(s.refund_id, s.amount, s.reason) for s in after.refunds] == [
+        (refund.refund_id, eur("24.00"), "RMA for sandbox:rma-1")]
+    assert await tee_stock(woo) == stock_before  # restock=False is sent as api_restock: false
+
+
+async def test_list_refunds_finds_our_key_next_to_the_merchants_refunds(store, shopper, woo):
+    placed = await shopper.place_order([("TEE-CLASSIC", 1)], paid=True)
+    order = await store.get_order(placed["id"])
+    stock_before = await tee_stock(woo)
+    merchants = await woo.post(f"/orders/{placed['id']}/refunds", json={"amount": "1.00", "api_refund": False})
+    assert merchants.status_code == 201
+    ours = await store.create_refund(refund_of_first_line(order, "sandbox:rma-2", restock=True))
+
+    refunds = await store.list_refunds(placed["id"])
+
+    assert [r.refund_id for r in refunds] == [ours.refund_id, refunds[1].refund_id]
+    assert [r.key for r in refunds] == ["sandbox:rma-2", None]
+    assert refunds[0] == ours
+    assert refunds[1].amount == eur("1.00") and not refunds[1].refunded_payment and refunds[1].lines == ()
+    assert await tee_stock(woo) == stock_before + 1  # restock=True
+
+
+async def test_gateway_refusal_is_a_business_error_with_the_gateways_words(store, shopper, gateway):
+    placed = await shopper.place_order([("TEE-CLASSIC", 1)], paid=True)
+    order = await store.get_order(placed["id"])
+    await gateway("stripe", "Card issuer declined the refund")
+
+    with pytest.raises(BusinessError) as caught:
+        await store.create_refund(refund_of_first_line(order, "sandbox:rma-3"))
+
+    assert caught.value.code == "woocommerce_rest_cannot_create_order_refund" and caught.value.status == 500
+    assert "Card issuer declined the refund" in caught.value.message and not caught.value.retryable
+    assert await store.list_refunds(placed["id"]) == []
+
+
+async def test_bank_transfer_cannot_refund_automatically_but_can_be_recorded(store, shopper):
+    placed = await shopper.place_order([("TEE-CLASSIC", 1)], paid=False)
+    await shopper.pay(placed["id"])
+    order = await store.get_order(placed["id"])
+
+    with pytest.raises(BusinessError, match="does not support automatic refunds"):
+        await store.create_refund(refund_of_first_line(order, "sandbox:rma-4"))
+    recorded = await store.create_refund(refund_of_first_line(order, "sandbox:rma-4", refund_payment=False))
+
+    assert not recorded.refunded_payment and recorded.key == "sandbox:rma-4"
+
+
+async def test_refund_over_the_remaining_amount_is_a_business_error(store, shopper):
+    placed = await shopper.place_order([("TEE-CLASSIC", 1)], paid=True)
+    order = await store.get_order(placed["id"])
+
+    with pytest.raises(BusinessError, match="Invalid refund amount."):
+        await store.create_refund(refund_of_first_line(order, "sandbox:rma-5", extra="100"))
+
+
+async def test_refund_of_an_unknown_order_is_not_retryable_nor_a_business_error(store):
+    request = RefundRequest(key="sandbox:x", store_id="sandbox", order_id="999999", reason="", lines=(),
+                            amount=eur("1.00"), refund_payment=False, restock=False)
+
+    with pytest.raises(NonRetryableError) as caught:
+        await store.create_refund(request)
+
+    assert not isinstance(caught.value, BusinessError)
+    assert (caught.value.code, caught.value.status) == ("woocommerce_rest_invalid_order_id", 500)
+
+
+async def test_lost_refund_response_is_retryable_and_the_key_shows_it_was_kept(store, shopper, host_faults):
+    placed = await shopper.place_order([("TEE-CLASSIC", 1)], paid=True)
+    order = await store.get_order(placed["id"])
+    await host_faults(drop_response_after_commit=True, method="POST", count=1,
+                      path_prefix=f"/wp-json/wc/v3/orders/{placed['id']}/refunds")
+
+    with pytest.raises(RetryableError):
+        await store.create_refund(refund_of_first_line(order, "sandbox:rma-6"))
+
+    (kept,) = await store.list_refunds(placed["id"])
+    assert kept.key == "sandbox:rma-6" and kept.amount == eur("24.00")
+
+
+async def test_fully_refunded_order_reads_as_refunded(store, shopper):
+    placed = await shopper.place_order([("TEE-CLASSIC", 1)], paid=True, shipping_total="0.00")
+    order = await store.get_order(placed["id"])
+
+    await store.create_refund(refund_of_first_line(order, "sandbox:rma-7"))
+
+    after = await store.get_order(placed["id"])
+    assert after.status is OrderStatus.REFUNDED and after.total == order.total
+    assert sum((r.amount.amount for r in after.refunds), Decimal(0)) == order.total.amount

@@ -5,6 +5,7 @@ The sandbox tests cover the real protocol; these pin the cases a sandbox rarely 
 """
 import json
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from email.utils import format_datetime
 from pathlib import Path
 
@@ -13,9 +14,11 @@ import pytest
 
 import adapters.retrying as retrying
 import adapters.woocommerce as woocommerce
-from adapters.errors import NonRetryableError, RetryableError
+from adapters.errors import BusinessError, NonRetryableError, RetryableError
 from adapters.rate_budget import RateBudget
 from adapters.woocommerce import WooCommerceClient, retry_after
+from canonical import Money, TaxAmount
+from canonical.returns import RefundLine, RefundRequest
 from config import StoreSettings
 
 SECRET = "cs_2b8e4f6a0c9d13e7f5a2b6c8d0e4f1a3b7c9d2e5"
@@ -297,5 +300,97 @@ async def test_ids_must_be_digits(fake_time):
 
     with pytest.raises(NonRetryableError, match="not a WooCommerce id"):
         await woo.get_order("../customers/1")
+
+    assert sent == []
+
+
+def eur(amount: str) -> Money:
+    return Money(amount=Decimal(amount), currency="EUR")
+
+
+def _refund_request() -> RefundRequest:
+    return RefundRequest(
+        key="shop1:727:refund:RMA-17", store_id="shop1", order_id="727", reason="RMA-17",
+        lines=(RefundLine(line_id="311", sku="HOODIE-M", quantity=Decimal(1), amount=eur("40.50"),
+                          taxes=(TaxAmount(rate_id="1", amount=eur("8.10")),)),
+               RefundLine(line_id="315", amount=eur("5.00"), taxes=(TaxAmount(rate_id="1", amount=eur("1.00")),))),
+        amount=eur("54.60"), refund_payment=True, restock=False,
+    )
+
+
+async def test_create_refund_sends_item_and_rate_ids_and_our_key(fake_time):
+    created = {"id": 801, "amount": "54.60", "reason": "RMA-17", "refunded_payment": True,
+               "date_created_gmt": "2024-03-15T09:00:00", "meta_data": [
+                   {"id": 9, "key": "_retail_sync_refund_key", "value": "shop1:727:refund:RMA-17"}],
+               "line_items": [{"id": 802, "quantity": -1, "total": "-40.50", "sku": "HOODIE-M",
+                               "taxes": [{"id": 1, "total": "-8.1", "subtotal": "-8.1"}],
+                               "meta_data": [{"id": 10, "key": "_refunded_item_id", "value": "311"}]}],
+               "shipping_lines": [{"id": 803, "total": "-5.00", "taxes": [{"id": 1, "total": "-1", "subtotal": ""}],
+                                   "meta_data": [{"id": 11, "key": "_refunded_item_id", "value": "315"}]}],
+               "fee_lines": [], "tax_lines": []}
+    woo, sent = client([httpx.Response(201, json=created)], fake_time)
+
+    refund = await woo.create_refund(_refund_request())
+
+    (request,) = sent
+    assert (request.method, request.url.path) == ("POST", "/wp-json/wc/v3/orders/727/refunds")
+    assert json.loads(request.content) == {
+        "amount": "54.60", "reason": "RMA-17", "api_refund": True, "api_restock": False,
+        "line_items": [
+            {"id": 311, "quantity": 1, "refund_total": "40.50", "refund_tax": [{"id": 1, "refund_total": "8.10"}]},
+            {"id": 315, "quantity": 0, "refund_total": "5.00", "refund_tax": [{"id": 1, "refund_total": "1.00"}]},
+        ],
+        "meta_data": [{"key": "_retail_sync_refund_key", "value": "shop1:727:refund:RMA-17"}],
+    }
+    assert (refund.refund_id, refund.key, str(refund.amount.amount)) == ("801", "shop1:727:refund:RMA-17", "54.60")
+    assert [(line.line_id, line.quantity, str(line.amount.amount)) for line in refund.lines] == [
+        ("311", 1, "40.50"), ("315", 0, "5.00")]
+
+
+@pytest.mark.parametrize("message", ["Invalid refund amount.", "Card issuer declined the refund"])
+async def test_refund_refusals_are_business_errors_sent_once(fake_time, message):
+    refusal = woo_error(500, "woocommerce_rest_cannot_create_order_refund", message, data=500)
+    woo, sent = client([refusal], fake_time)
+
+    with pytest.raises(BusinessError) as caught:
+        await woo.create_refund(_refund_request())
+
+    assert message in caught.value.message and caught.value.code == "woocommerce_rest_cannot_create_order_refund"
+    assert len(sent) == 1
+
+
+@pytest.mark.parametrize("code,data", [("woocommerce_rest_invalid_order_id", 404),
+                                       ("woocommerce_rest_invalid_order_refund", 400)])
+async def test_invalid_order_or_refund_is_not_retryable_nor_a_business_error(fake_time, code, data):
+    woo, sent = client([woo_error(500, code, "Invalid.", data=data)], fake_time)
+
+    with pytest.raises(NonRetryableError) as caught:
+        await woo.create_refund(_refund_request())
+
+    assert not isinstance(caught.value, BusinessError) and caught.value.code == code
+    assert len(sent) == 1
+
+
+@pytest.mark.parametrize("failure", [httpx.Response(500, text="<html>Fatal error</html>"),
+                                     httpx.ReadTimeout("timed out"), httpx.RemoteProtocolError("peer closed")])
+async def test_an_unanswered_refund_is_retryable_but_not_retried_here(fake_time, failure):
+    def answer(request):
+        if isinstance(failure, Exception):
+            raise failure
+        return failure
+
+    woo, sent = client([answer], fake_time)
+
+    with pytest.raises(RetryableError):
+        await woo.create_refund(_refund_request())
+
+    assert len(sent) == 1
+
+
+async def test_a_refund_for_another_store_is_refused_before_sending(fake_time):
+    woo, sent = client([], fake_time)
+
+    with pytest.raises(NonRetryableError, match="is for store other"):
+        await woo.create_refund(_refund_request().model_copy(update={"store_id": "other"}))
 
     assert sent == []

@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from adapters.woocommerce_orders import InvalidOrderPayload, looks_like_order, order_from_woocommerce
+from adapters.woocommerce_orders import (
+    InvalidOrderPayload,
+    looks_like_order,
+    order_from_woocommerce,
+    refund_from_woocommerce,
+)
 from canonical import Money, OrderStatus, TaxAmount
 
 DATA = Path(__file__).parent / "data" / "woocommerce"
@@ -252,3 +257,63 @@ def test_malformed_payloads_name_the_field(payload, reason):
 
     assert str(caught.value) == reason
     assert isinstance(caught.value, ValueError)
+
+
+def test_refunds_list_negative_totals_become_positive_summaries():
+    payload = load("order_variation_coupon")
+    payload["refunds"] = [{"id": 735, "reason": "Damaged in transit", "total": "-24.30"},
+                          {"id": 731, "reason": "", "total": "-5.00"}]
+
+    order = order_from_woocommerce("shop1", payload)
+
+    assert [(r.refund_id, r.amount, r.reason) for r in order.refunds] == [
+        ("735", eur("24.30"), "Damaged in transit"), ("731", eur("5.00"), "")]
+
+
+REFUND = {
+    "id": 735, "date_created": "2024-03-15T10:00:00", "date_created_gmt": "2024-03-15T09:00:00",
+    "amount": "55.60", "reason": "RMA-17", "refunded_by": 1, "refunded_payment": True,
+    "meta_data": [{"id": 901, "key": "_retail_sync_refund_key", "value": "shop1:727:refund:RMA-17"}],
+    "line_items": [{"id": 736, "name": "Organic Hoodie - M", "product_id": 40, "variation_id": 42, "quantity": -1,
+                    "subtotal": "-40.50", "total": "-40.50", "total_tax": "-8.10", "sku": "HOODIE-M",
+                    "taxes": [{"id": 1, "total": "-8.1", "subtotal": "-8.1"}],
+                    "meta_data": [{"id": 902, "key": "_refunded_item_id", "value": "311", "display_key": "",
+                                   "display_value": "311"}]}],
+    "shipping_lines": [{"id": 737, "method_title": "Flat rate", "method_id": "flat_rate", "total": "-5.00",
+                        "total_tax": "-1.00", "taxes": [{"id": 1, "total": "-1", "subtotal": ""}],
+                        "meta_data": [{"id": 903, "key": "_refunded_item_id", "value": "313"}]}],
+    "fee_lines": [{"id": 738, "name": "Gift wrap", "total": "-1.00", "total_tax": "0.00", "taxes": [],
+                   "meta_data": [{"id": 904, "key": "_refunded_item_id", "value": "316"}]}],
+    "tax_lines": [{"id": 739, "rate_id": 1, "tax_total": "-8.10", "shipping_tax_total": "-1.00"}],
+}
+
+
+def test_refund_lines_name_the_order_items_and_tax_rates_with_positive_amounts():
+    refund = refund_from_woocommerce("shop1", "727", "EUR", REFUND, "_retail_sync_refund_key")
+
+    assert (refund.refund_id, refund.store_id, refund.order_id) == ("735", "shop1", "727")
+    assert (refund.amount, refund.reason, refund.key, refund.refunded_payment) == (
+        eur("55.60"), "RMA-17", "shop1:727:refund:RMA-17", True)
+    assert refund.created_at == datetime(2024, 3, 15, 9, 0, tzinfo=UTC)
+    hoodie, shipping, fee = refund.lines
+    assert (hoodie.line_id, hoodie.sku, hoodie.quantity, hoodie.amount, hoodie.taxes) == (
+        "311", "HOODIE-M", Decimal(1), eur("40.50"), (tax("1", "8.1"),))
+    assert (shipping.line_id, shipping.quantity, shipping.amount, shipping.taxes) == (
+        "313", Decimal(0), eur("5.00"), (tax("1", "1"),))
+    assert (fee.line_id, fee.amount, fee.taxes) == ("316", eur("1.00"), ())
+
+
+def test_a_refund_without_our_key_was_made_by_someone_else():
+    merchant = dict(REFUND, meta_data=[], line_items=[], shipping_lines=[], fee_lines=[])
+
+    refund = refund_from_woocommerce("shop1", "727", "EUR", merchant, "_retail_sync_refund_key")
+
+    assert refund.key is None and refund.lines == ()
+
+
+def test_a_refund_line_without_its_order_item_is_unreadable():
+    broken = copy.deepcopy(REFUND)
+    broken["line_items"][0]["meta_data"] = []
+
+    with pytest.raises(InvalidOrderPayload, match=r"line_items\[0\]: missing the refunded order item id"):
+        refund_from_woocommerce("shop1", "727", "EUR", broken, "_retail_sync_refund_key")

@@ -335,3 +335,190 @@ async def test_store_keeps_its_orders_and_ids_across_a_restart(tmp_path):
         await shopper.aclose()
     assert kept["status"] == "processing" and kept["total"] == placed["total"]
     assert later["id"] > placed["id"]
+
+
+# Refunds
+
+
+async def _paid_order(woo, lines: list[tuple[str, int]], method: str = "stripe") -> dict:
+    items = [{"product_id": (await _product(woo, sku))["id"], "quantity": quantity} for sku, quantity in lines]
+    return await _new_order(woo, line_items=items, payment_method=method, set_paid=True, shipping_lines=[
+        {"method_id": "flat_rate", "method_title": "Flat rate", "total": "10.00"}])
+
+
+async def _refund(woo, order: dict, **body) -> httpx.Response:
+    return await woo.post(f"/orders/{order['id']}/refunds", json=body)
+
+
+def _one_tee(order: dict, quantity: int = 1, **extra) -> dict:
+    line = order["line_items"][0]
+    return {"id": line["id"], "quantity": quantity, "refund_total": "20.00",
+            "refund_tax": [{"id": line["taxes"][0]["id"], "refund_total": "4.00"}], **extra}
+
+
+async def _stock(woo, sku: str) -> int:
+    return (await _product(woo, sku))["stock_quantity"]
+
+
+async def test_partial_refund_names_items_and_tax_rates_and_shows_negatives(woo):
+    order = await _paid_order(woo, [("TEE-CLASSIC", 2)])
+    assert order["total"] == "60.00"
+    shipping = order["shipping_lines"][0]
+
+    response = await _refund(woo, order, reason="RMA-17", line_items=[
+        _one_tee(order), {"id": shipping["id"], "refund_total": "10.00",
+                          "refund_tax": [{"id": 1, "refund_total": "2.00"}]}],
+        meta_data=[{"key": "_retail_sync_refund_key", "value": "shop:1:refund:RMA-17"}])
+
+    assert response.status_code == 201, response.text
+    refund = response.json()
+    assert response.headers["Location"].endswith(f"/orders/{order['id']}/refunds/{refund['id']}")
+    assert (refund["amount"], refund["reason"], refund["refunded_payment"], refund["refunded_by"]) == (
+        "36.00", "RMA-17", True, 1)
+    (line,) = refund["line_items"]
+    assert (line["quantity"], line["total"], line["total_tax"], line["taxes"]) == (
+        -1, "-20.00", "-4.00", [{"id": 1, "total": "-4", "subtotal": "-4"}])
+    assert {"key": "_refunded_item_id", "value": str(order["line_items"][0]["id"])}.items() <= \
+        line["meta_data"][0].items()
+    assert refund["shipping_lines"][0]["total"] == "-10.00"
+    assert [(t["rate_id"], t["tax_total"], t["shipping_tax_total"]) for t in refund["tax_lines"]] == [
+        (1, "-4.00", "-2.00")]
+    assert [(m["key"], m["value"]) for m in refund["meta_data"]] == [
+        ("_retail_sync_refund_key", "shop:1:refund:RMA-17")]
+    after = (await woo.get(f"/orders/{order['id']}")).json()
+    assert after["status"] == "processing" and after["total"] == "60.00"
+    assert after["refunds"] == [{"id": refund["id"], "reason": "RMA-17", "total": "-36.00"}]
+    listed = (await woo.get(f"/orders/{order['id']}/refunds", params={"context": "edit"})).json()
+    single = (await woo.get(f"/orders/{order['id']}/refunds/{refund['id']}")).json()
+    assert listed == [refund] and single == refund
+
+
+async def test_refund_errors_are_http_500_with_a_bare_int_as_data(woo):
+    order = await _paid_order(woo, [("TEE-CLASSIC", 2)])
+    assert (await _refund(woo, order, amount="24.00", line_items=[_one_tee(order)])).status_code == 201
+
+    over = await _refund(woo, order, amount="36.01", api_refund=False)
+    negative = await _refund(woo, order, amount="-1.00")
+    unknown = await woo.post("/orders/999999/refunds", json={"amount": "1.00"})
+    elsewhere = await woo.get(f"/orders/{order['id'] + 1000000}/refunds/1")
+
+    assert over.status_code == 500 and over.json() == {
+        "code": "woocommerce_rest_cannot_create_order_refund", "message": "Invalid refund amount.", "data": 500}
+    assert negative.status_code == 500 and negative.json() == {
+        "code": "woocommerce_rest_invalid_order_refund", "message": "Refund amount must be greater than zero.",
+        "data": 400}
+    assert unknown.status_code == 500 and unknown.json() == {
+        "code": "woocommerce_rest_invalid_order_id", "message": "Invalid order ID.", "data": 404}
+    assert elsewhere.status_code == 404
+    assert len((await woo.get(f"/orders/{order['id']}")).json()["refunds"]) == 1
+    exact = await _refund(woo, order, amount="36.00", api_refund=False)
+    assert exact.status_code == 201
+
+
+async def test_gateways_without_refunds_or_refusing_keep_no_refund(woo_sandbox, woo):
+    bank = await _paid_order(woo, [("TEE-CLASSIC", 1)], method="bacs")
+    refused = await _refund(woo, bank, amount="5.00")
+    assert refused.status_code == 500 and refused.json() == {
+        "code": "woocommerce_rest_cannot_create_order_refund",
+        "message": "The payment gateway for this order does not support automatic refunds.", "data": 500}
+    recorded = await _refund(woo, bank, amount="5.00", api_refund=False)
+    assert recorded.status_code == 201 and recorded.json()["refunded_payment"] is False
+
+    card = await _paid_order(woo, [("TEE-CLASSIC", 1)])
+    async with httpx.AsyncClient(base_url=woo_sandbox.url) as control:
+        await control.post("/__sandbox/gateway", json={"method": "stripe", "refuse": "Card issuer declined the refund"})
+        try:
+            declined = await _refund(woo, card, amount="5.00", line_items=[_one_tee(card)])
+        finally:
+            await control.delete("/__sandbox/gateway")
+    assert declined.status_code == 500 and declined.json() == {
+        "code": "woocommerce_rest_cannot_create_order_refund", "message": "Card issuer declined the refund",
+        "data": 500}
+    assert (await woo.get(f"/orders/{card['id']}/refunds")).json() == []
+    assert (await woo.get(f"/orders/{card['id']}")).json()["refunds"] == []
+    assert (await _refund(woo, card, amount="5.00")).status_code == 201
+
+
+async def test_refunds_restock_reduced_lines_unless_api_restock_is_false(woo):
+    before = await _stock(woo, "MUG-CERAMIC")
+    order = await _paid_order(woo, [("MUG-CERAMIC", 3)])
+    mug = order["line_items"][0]
+    assert await _stock(woo, "MUG-CERAMIC") == before - 3
+
+    line = {"id": mug["id"], "quantity": 1, "refund_total": "12.50"}
+    assert (await _refund(woo, order, line_items=[line])).status_code == 201  # api_restock defaults to true
+    assert await _stock(woo, "MUG-CERAMIC") == before - 2
+    notes = [n["note"] for n in (await woo.get(f"/orders/{order['id']}/notes")).json()]
+    assert f"Item #{mug['product_id']} stock increased from {before - 3} to {before - 2}." in notes
+    assert (await _refund(woo, order, line_items=[line], api_restock=False)).status_code == 201
+    assert await _stock(woo, "MUG-CERAMIC") == before - 2
+    line_meta = (await woo.get(f"/orders/{order['id']}")).json()["line_items"][0]["meta_data"]
+    meta = {m["key"]: m["value"] for m in line_meta}
+    assert (meta["_reduced_stock"], meta["_restock_refunded_items"]) == ("2", "1")
+
+    unpaid = await _new_order(woo, line_items=[{"product_id": mug["product_id"], "quantity": 1}])
+    assert (await _refund(woo, unpaid, api_refund=False, line_items=[line | {"id": unpaid["line_items"][0]["id"]}])
+            ).status_code == 201
+    assert await _stock(woo, "MUG-CERAMIC") == before - 2  # never reduced, so nothing to put back
+
+
+async def test_refunding_the_rest_marks_the_order_refunded_and_fires_order_updated(woo, webhook_receiver):
+    webhook = await _subscribe(woo, webhook_receiver, "order.updated")
+    await webhook_receiver.wait_for(1)
+    order = await _paid_order(woo, [("TEE-CLASSIC", 1)])
+    await webhook_receiver.wait_for(2)
+    await asyncio.sleep(0.3)
+    seen = len(webhook_receiver.received)
+
+    assert (await _refund(woo, order, amount="10.00")).status_code == 201
+    assert (await _refund(woo, order, amount="26.00")).status_code == 201
+
+    after = (await woo.get(f"/orders/{order['id']}")).json()
+    assert (after["status"], after["total"]) == ("refunded", "36.00")
+    assert [r["total"] for r in after["refunds"]] == ["-26.00", "-10.00"]
+    delivered = json.loads((await webhook_receiver.wait_for(seen + 1))[seen]["body"])
+    assert delivered["id"] == order["id"] and delivered["status"] == "refunded"
+    await woo.delete(f"/webhooks/{webhook['id']}", params={"force": "true"})
+
+
+async def test_setting_status_refunded_records_a_refund_without_the_gateway(woo_sandbox, woo):
+    order = await _paid_order(woo, [("TEE-CLASSIC", 1)])
+    assert (await _refund(woo, order, amount="6.00")).status_code == 201
+    async with httpx.AsyncClient(base_url=woo_sandbox.url) as control:
+        await control.post("/__sandbox/gateway", json={"method": "stripe", "refuse": "would have been called"})
+        try:
+            updated = (await woo.put(f"/orders/{order['id']}", json={"status": "refunded"})).json()
+        finally:
+            await control.delete("/__sandbox/gateway")
+    assert updated["status"] == "refunded"
+    assert [(r["reason"], r["total"]) for r in updated["refunds"]] == [("Order fully refunded.", "-30.00"),
+                                                                        ("", "-6.00")]
+    newest = (await woo.get(f"/orders/{order['id']}/refunds")).json()[0]
+    assert newest["refunded_payment"] is False and newest["line_items"] == []
+    notes = [n["note"] for n in (await woo.get(f"/orders/{order['id']}/notes")).json()]
+    assert any(n.startswith("Order status set to refunded. To return funds") for n in notes)
+
+
+async def test_a_dropped_response_still_commits_the_refund(woo_sandbox, woo):
+    order = await _paid_order(woo, [("TEE-CLASSIC", 1)])
+    async with httpx.AsyncClient(base_url=woo_sandbox.url) as control:
+        await control.post("/__sandbox/faults", json={
+            "drop_response_after_commit": True, "path_prefix": f"/wp-json/wc/v3/orders/{order['id']}/refunds",
+            "method": "POST", "count": 1})
+        with pytest.raises(httpx.TransportError):
+            await _refund(woo, order, amount="5.00", meta_data=[{"key": "_retail_sync_refund_key", "value": "k1"}])
+        await control.delete("/__sandbox/faults")
+    (kept,) = (await woo.get(f"/orders/{order['id']}/refunds", params={"context": "edit"})).json()
+    assert kept["amount"] == "5.00" and kept["meta_data"][0]["value"] == "k1"
+
+
+async def test_refunds_are_deleted_only_with_force(woo):
+    order = await _paid_order(woo, [("TEE-CLASSIC", 1)])
+    refund = (await _refund(woo, order, amount="5.00")).json()
+    path = f"/orders/{order['id']}/refunds/{refund['id']}"
+    trash = await woo.delete(path)
+    assert (trash.status_code, trash.json()["code"]) == (501, "woocommerce_rest_trash_not_supported")
+    assert (await woo.delete(path, params={"force": "true"})).json()["id"] == refund["id"]
+    missing = await woo.get(path)
+    assert (missing.status_code, missing.json()["code"]) == (404, "woocommerce_rest_shop_order_refund_invalid_id")
+    assert (await woo.get(f"/orders/{order['id']}")).json()["refunds"] == []

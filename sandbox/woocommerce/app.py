@@ -5,9 +5,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.routing import Route
 
-from sandbox.woocommerce import notes, orders, products
+from sandbox.woocommerce import notes, orders, products, refunds_api
 from sandbox.woocommerce.config import SandboxConfig
-from sandbox.woocommerce.control import HostFaults, control_routes
+from sandbox.woocommerce.control import DroppedResponse, HostFaults, control_routes
 from sandbox.woocommerce.delivery import WebhookDeliveries
 from sandbox.woocommerce.rest import dispatch
 from sandbox.woocommerce.state import Store
@@ -22,7 +22,7 @@ def build_app(config: SandboxConfig, home_url: str) -> Starlette:
         store.load(config.state_file)
     deliveries = WebhookDeliveries(store)
     faults = HostFaults()
-    api_routes = orders.ROUTES + notes.ROUTES + products.ROUTES + webhook_routes(deliveries)
+    api_routes = orders.ROUTES + refunds_api.ROUTES + notes.ROUTES + products.ROUTES + webhook_routes(deliveries)
 
     async def wp_json(request: Request):
         authorization = request.headers.get("authorization", "")
@@ -39,6 +39,8 @@ def build_app(config: SandboxConfig, home_url: str) -> Starlette:
         )
         if config.state_file and request.method not in ("GET", "HEAD", "OPTIONS"):
             store.save(config.state_file)
+        if fault is not None and fault.drop_response_after_commit:
+            return DroppedResponse()
         return response
 
     @asynccontextmanager
@@ -53,7 +55,7 @@ def build_app(config: SandboxConfig, home_url: str) -> Starlette:
 
     app = Starlette(
         routes=[Route("/wp-json/{rest_route:path}", wp_json, methods=ALL_METHODS),
-                *control_routes(faults, deliveries)],
+                *control_routes(faults, deliveries, store)],
         lifespan=lifespan,
     )
     app.state.store = store

@@ -28,6 +28,22 @@ DEMO_READ_ONLY_KEY = ApiKey(
 )
 
 
+class PaymentGateway(BaseModel):
+    """A payment method the store has installed; `refunds` = it supports automatic refunds (`api_refund`)."""
+
+    title: str
+    refunds: bool = True
+
+
+DEFAULT_GATEWAYS = {
+    "stripe": PaymentGateway(title="Credit card (Stripe)"),
+    "paypal": PaymentGateway(title="PayPal"),
+    "bacs": PaymentGateway(title="Direct bank transfer", refunds=False),
+    "cheque": PaymentGateway(title="Check payments", refunds=False),
+    "cod": PaymentGateway(title="Cash on delivery", refunds=False),
+}
+
+
 class SandboxConfig(BaseModel):
     """`home_url` is the store URL as WordPress knows it (OAuth base strings, links, webhook source).
 
@@ -41,6 +57,8 @@ class SandboxConfig(BaseModel):
     currency: str = CURRENCY
     api_keys: list[ApiKey] = [DEMO_KEY, DEMO_READ_ONLY_KEY]
     seed_catalogue: bool = True
+    gateways: dict[str, PaymentGateway] = DEFAULT_GATEWAYS
+    """Keyed by the order's `payment_method`; a method not listed here "does not exist" for refunds."""
     webhook_delay_s: float = Field(default=0.2, ge=0)
     state_file: Path | None = None
     """Where the store keeps its data between runs, as a real store's database does (ids keep growing)."""

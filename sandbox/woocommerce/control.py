@@ -3,6 +3,11 @@
 Host faults imitate what sits in front of a real store (WAF, CDN, overloaded PHP): a status with an
 optional `Retry-After`, a slow response, or an `Authorization` header the host strips. They apply
 before WordPress sees the request, so their bodies are the host's, not WooCommerce JSON.
+`drop_response_after_commit` is the other way round: WordPress does the work and saves it, then the
+connection dies before the answer arrives (the lost-response case a non-idempotent POST must survive).
+
+`POST /__sandbox/gateway {"method": "stripe", "refuse": "Card issuer declined the refund"}` makes that
+payment gateway refuse refunds with this message until `refuse` is null or `DELETE /__sandbox/gateway`.
 """
 import asyncio
 
@@ -12,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sandbox.woocommerce.delivery import WebhookDeliveries
+from sandbox.woocommerce.state import Store
 
 
 class HostFault(BaseModel):
@@ -23,6 +29,21 @@ class HostFault(BaseModel):
     body: str = ""
     delay_s: float = Field(default=0, ge=0)
     strip_authorization: bool = False
+    drop_response_after_commit: bool = False
+
+
+class GatewayRefusal(BaseModel):
+    method: str
+    refuse: str | None = None
+
+
+class DroppedResponse(Response):
+    """Headers promising a body, then nothing: uvicorn closes the connection mid-response (and logs
+    "ASGI callable returned without completing response."), so the client gets a transport error."""
+
+    async def __call__(self, scope, receive, send) -> None:
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"1024")]})
 
 
 class HostFaults:
@@ -49,7 +70,7 @@ class HostFaults:
         return Response(fault.body, fault.status, headers=headers, media_type="text/html")
 
 
-def control_routes(faults: HostFaults, deliveries: WebhookDeliveries) -> list[Route]:
+def control_routes(faults: HostFaults, deliveries: WebhookDeliveries, store: Store) -> list[Route]:
     async def add_fault(request: Request) -> Response:
         try:
             fault = HostFault.model_validate_json(await request.body())
@@ -69,9 +90,28 @@ def control_routes(faults: HostFaults, deliveries: WebhookDeliveries) -> list[Ro
         deliveries.log.clear()
         return Response(status_code=204)
 
+    async def set_gateway(request: Request) -> Response:
+        try:
+            refusal = GatewayRefusal.model_validate_json(await request.body())
+        except ValidationError as exc:
+            return JSONResponse({"error": exc.errors(include_url=False)}, 422)
+        with store.lock:
+            if refusal.refuse is None:
+                store.gateway_refusals.pop(refusal.method, None)
+            else:
+                store.gateway_refusals[refusal.method] = refusal.refuse
+        return JSONResponse(refusal.model_dump())
+
+    async def clear_gateways(request: Request) -> Response:
+        with store.lock:
+            store.gateway_refusals.clear()
+        return Response(status_code=204)
+
     return [
         Route("/__sandbox/faults", add_fault, methods=["POST"]),
         Route("/__sandbox/faults", clear_faults, methods=["DELETE"]),
         Route("/__sandbox/webhook-deliveries", list_deliveries, methods=["GET"]),
         Route("/__sandbox/webhook-deliveries", clear_deliveries, methods=["DELETE"]),
+        Route("/__sandbox/gateway", set_gateway, methods=["POST"]),
+        Route("/__sandbox/gateway", clear_gateways, methods=["DELETE"]),
     ]

@@ -25,3 +25,15 @@ def no_route() -> WooError:
 def invalid_id(post_type: str, status: int) -> WooError:
     """CRUD resources answer an unknown id with 404 on GET/DELETE but 400 on update."""
     return WooError(status, f"woocommerce_rest_{post_type}_invalid_id", "Invalid ID.")
+
+
+class BareDataError(WooError):
+    """`new WP_Error(code, message, 404)`: WordPress reads a status only from array data, so the
+    response is HTTP 500 with `data` the bare int (contract §3 footnote); the refunds controller does this."""
+
+    def __init__(self, code: str, message: str, data: int) -> None:
+        super().__init__(500, code, message)
+        self.bare_data = data
+
+    def body(self) -> dict:
+        return {"code": self.code, "message": self.message, "data": self.bare_data}

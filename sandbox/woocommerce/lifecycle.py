@@ -59,7 +59,7 @@ def reduce_stock(store: Store, order: Order) -> None:
         if product is None or not product.manage_stock or any(m.key == "_reduced_stock" for m in line.meta):
             continue
         before = product.stock_quantity or 0
-        _change_stock(store, product, before - line.quantity)
+        change_stock(store, product, before - line.quantity)
         line.meta.append(Meta(store.next_meta_id(), "_reduced_stock", str(line.quantity)))
         changes.append(f"{product.formatted_name()} {before}\u2192{product.stock_quantity}")
     order.stock_reduced = True
@@ -77,7 +77,7 @@ def restore_stock(store: Store, order: Order) -> None:
         if reduced is None or product is None or not product.manage_stock:
             continue
         before = product.stock_quantity or 0
-        _change_stock(store, product, before + int(reduced.value))
+        change_stock(store, product, before + int(reduced.value))
         line.meta.remove(reduced)
         changes.append(f"{product.formatted_name()} {before}\u2192{product.stock_quantity}")
     order.stock_reduced = False
@@ -85,7 +85,7 @@ def restore_stock(store: Store, order: Order) -> None:
         store.add_note(order.id, "Stock levels increased: " + ", ".join(changes))
 
 
-def _change_stock(store: Store, product: Product, quantity: int) -> None:
+def change_stock(store: Store, product: Product, quantity: int) -> None:
     product.stock_quantity = quantity
     product.recompute_stock_status()
     product.modified = store.now()

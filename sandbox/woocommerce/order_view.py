@@ -81,7 +81,8 @@ def order_view(store: Store, order: Order, dp: int = 2) -> dict:
             "id": c.id, "code": c.code, "discount": money(c.discount, dp),
             "discount_tax": money(c.discount_tax, dp), "meta_data": item_meta_view(c.meta)}
             for c in order.coupon_lines],
-        "refunds": [],
+        "refunds": [{"id": r.id, "reason": r.reason, "total": "-" + money(r.amount, dp)}
+                    for r in store.refunds_of(order.id)],
         "payment_url": f"{store.home_url}/checkout/order-pay/{order.id}/?pay_for_order=true&key={order.order_key}",
         "is_editable": order.status in ("pending", "on-hold", "auto-draft"),
         "needs_payment": needs_payment(order), "needs_processing": True,

@@ -6,7 +6,7 @@ after the order exists, as in WooCommerce. Every save bumps `date_modified` and 
 """
 from decimal import Decimal, InvalidOperation
 
-from sandbox.woocommerce import lifecycle, pricing
+from sandbox.woocommerce import lifecycle, pricing, refunds
 from sandbox.woocommerce.errors import WooError, invalid_id, invalid_params
 from sandbox.woocommerce.order_view import order_view
 from sandbox.woocommerce.rest import EDITABLE, Call, Route, collection, respond
@@ -256,6 +256,14 @@ def _apply_coupons(store: Store, order: Order, posted) -> None:
         pricing.calculate_totals(store, order)
 
 
+def _set_status(store: Store, order: Order, status: str) -> None:
+    """A change to `refunded` runs `wc_order_fully_refunded` (contract §4)."""
+    was = order.status
+    lifecycle.set_status(store, order, status)
+    if status == "refunded" != was:
+        refunds.refund_remaining(store, order)
+
+
 def _save(store: Store, order: Order) -> None:
     order.modified = store.now()
     store.emit("order.updated", order.id)
@@ -278,7 +286,7 @@ def create_order(call: Call):
     if "coupon_lines" in body:
         _apply_coupons(store, order, body["coupon_lines"])
     if status:
-        lifecycle.set_status(store, order, status)
+        _set_status(store, order, status)
     _save(store, order)
     if arg_bool(body, "set_paid"):
         lifecycle.payment_complete(store, order, str(body.get("transaction_id") or ""))
@@ -298,7 +306,7 @@ def update_order(call: Call):
     if any(name in body for name in RECALCULATING):
         pricing.calculate_totals(store, order)
     if status:
-        lifecycle.set_status(store, order, status)
+        _set_status(store, order, status)
     _save(store, order)
     if arg_bool(body, "set_paid") and lifecycle.needs_payment(order):
         lifecycle.payment_complete(store, order, str(body.get("transaction_id") or ""))
@@ -316,6 +324,8 @@ def delete_order(call: Call):
         del store.orders[order.id]
         for note_id in [n.id for n in store.notes.values() if n.order_id == order.id]:
             del store.notes[note_id]
+        for refund in store.refunds_of(order.id):
+            del store.refunds[refund.id]
     elif order.status == "trash":
         raise WooError(410, "woocommerce_rest_already_trashed", "The shop_order has already been deleted.")
     else:

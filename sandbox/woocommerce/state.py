@@ -20,7 +20,7 @@ from embedded import demo_catalog
 from sandbox.woocommerce.config import ApiKey, SandboxConfig
 
 ADMIN_USER_ID = 1
-PERSISTED = ("customer_ids", "products", "orders", "notes", "webhooks", "nonces",
+PERSISTED = ("customer_ids", "products", "orders", "refunds", "notes", "webhooks", "nonces",
              "_post_ids", "_item_ids", "_meta_ids", "_comment_ids", "_webhook_ids")
 STATUS_NAMES = {
     "pending": "Pending payment",
@@ -192,6 +192,38 @@ class Order:
 
 
 @dataclass
+class RefundItem:
+    """A negative copy of an order item (`_refunded_item_id` names it); `kind` is the order list it came from."""
+
+    id: int
+    kind: str  # line_items | shipping_lines | fee_lines
+    refunded_item_id: int
+    name: str
+    quantity: int
+    total: Decimal
+    taxes: dict[int, Decimal] = field(default_factory=dict)
+    product_id: int = 0
+    variation_id: int = 0
+    tax_class: str = ""
+    method_id: str = ""
+
+
+@dataclass
+class Refund:
+    """A `shop_order_refund`: a child post of its order with a positive `amount`."""
+
+    id: int
+    order_id: int
+    amount: Decimal
+    reason: str
+    created: datetime
+    refunded_by: int
+    refunded_payment: bool = False
+    items: list[RefundItem] = field(default_factory=list)
+    meta: list[Meta] = field(default_factory=list)
+
+
+@dataclass
 class Note:
     id: int
     order_id: int
@@ -252,6 +284,8 @@ class Store:
         self._webhook_ids = itertools.count(1)
         self.products: dict[int, Product] = {}
         self.orders: dict[int, Order] = {}
+        self.refunds: dict[int, Refund] = {}
+        self.gateway_refusals: dict[str, str] = {}
         self.notes: dict[int, Note] = {}
         self.webhooks: dict[int, Webhook] = {}
         self.tax_rates = [TaxRate(r.rate_id, r.name, r.tax_class, r.percent) for r in demo_catalog.TAX_RATES]
@@ -304,6 +338,10 @@ class Store:
 
     def product_by_sku(self, sku: str) -> Product | None:
         return next((p for p in self.products.values() if sku and p.sku == sku), None)
+
+    def refunds_of(self, order_id: int) -> list[Refund]:
+        """Newest first, as `WC_Order::get_refunds` lists them."""
+        return sorted((r for r in self.refunds.values() if r.order_id == order_id), key=lambda r: r.id, reverse=True)
 
     def rates_for(self, tax_class: str) -> list[TaxRate]:
         return [r for r in self.tax_rates if r.tax_class == tax_class]
