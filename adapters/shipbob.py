@@ -1,10 +1,10 @@
-"""ShipBob API 2026-01 client: fulfilment orders, their shipments, cancellation and stock per centre.
+"""ShipBob API 2026-01 client: fulfilment orders, their shipments, cancellation, stock per centre, returns.
 
 Callers get canonical models and typed errors, never ShipBob field names (mapping in
 `adapters.shipbob_mapping`). Every request waits for the client's rate budget; GETs are
-retried here a few times, POSTs never: a lost `POST /order` is recovered by the caller's
-retry hitting ShipBob's 422 duplicate `reference_id`, which is our idempotency key
-(contract §2.3). Share one client per process: ShipBob's 150/min is per token, across all APIs.
+retried here a few times, POSTs never: a lost `POST /order` or `POST /return` is recovered by
+the caller's retry hitting the 422 duplicate `reference_id`, which is our idempotency key
+(contract §2.3, §2.7). Share one client per process: ShipBob's 150/min is per token, across all APIs.
 """
 import logging
 from collections.abc import AsyncIterator, Iterator
@@ -21,6 +21,9 @@ from adapters.shipbob_mapping import (
     cancel_result,
     order_body,
     order_from_shipbob,
+    return_body,
+    return_from_shipbob,
+    return_inventory_ids,
     shipment_from_shipbob,
     shipments_complete,
 )
@@ -32,6 +35,7 @@ from canonical.fulfilment import (
     FulfilmentRequest,
     ShipmentStatus,
 )
+from canonical.returns import ReturnStatus, ThreePLReturn, ThreePLReturnRequest
 from config import ThreePLSettings
 
 SYSTEM = "shipbob"
@@ -53,6 +57,7 @@ class ShipBobClient:
         self._channel_id = settings.channel_id
         self._budget = budget or sliding_window_budget(settings.requests_per_minute)
         self._inventory_ids: dict[str, str] = {}
+        self._skus: dict[str, str] = {}
         self._http = httpx.AsyncClient(
             base_url=f"{settings.url.rstrip('/')}/{settings.api_version}/",
             timeout=httpx.Timeout(settings.timeout_s, connect=min(10.0, settings.timeout_s)),
@@ -133,11 +138,75 @@ class ShipBobClient:
         if sku not in self._inventory_ids:
             async for item in self._pages("inventory-level", {"SearchBy": sku, "PageSize": PAGE_SIZE}):
                 if item["sku"] == sku:
-                    self._inventory_ids[sku] = str(item["inventory_id"])
+                    self._remember(item)
                     break
             else:
                 raise BusinessError(SYSTEM, f"no ShipBob inventory for SKU {sku!r}", code="unknown_sku")
         return self._inventory_ids[sku]
+
+    async def create_return(self, request: ThreePLReturnRequest) -> ThreePLReturn:
+        """Tell the warehouse to expect the return `request.reference` (the RMA), or get the one already expected."""
+        inventory_ids = {sku: await self.inventory_id(sku) for sku in dict.fromkeys(line.sku for line in request.lines)}
+        try:
+            body = return_body(request, inventory_ids)
+        except InvalidShipBobPayload as exc:
+            raise BusinessError(SYSTEM, f"return {request.reference!r}: {exc}", code="invalid_request") from None
+        try:
+            payload = await self._json("POST", "return", body=body, headers=self._channel())
+        except NonRetryableError as exc:
+            if not _is_duplicate_reference(exc):
+                raise
+            existing = await self.find_return(request.reference)
+            if existing is None:
+                raise RetryableError(
+                    SYSTEM, f"return {request.reference!r} exists (422) but is not findable yet", code="duplicate"
+                ) from None
+            logger.info("ShipBob return for %s already existed: %s", request.reference, existing.return_ref)
+            return existing
+        return await self.return_of(payload)
+
+    async def find_return(self, reference: str) -> ThreePLReturn | None:
+        matches = [
+            rma
+            async for rma in self._pages("return", {"ReferenceIds": reference, "Limit": PAGE_SIZE})
+            if rma.get("reference_id") == reference
+        ]
+        return await self.return_of(matches[0]) if matches else None
+
+    async def get_return(self, return_ref: str) -> ThreePLReturn:
+        return await self.return_of(await self._json("GET", f"return/{_id(return_ref)}"))
+
+    async def cancel_return(self, return_ref: str) -> ThreePLReturn:
+        """Cancel a return still awaiting arrival; cancelling it again is fine, one already received is refused."""
+        return_ref = _id(return_ref)
+        try:
+            payload = await self._json("POST", f"return/{return_ref}:cancel", headers=self._channel())
+        except NonRetryableError as refusal:
+            if refusal.status != 422:
+                raise
+            current = await self.get_return(return_ref)
+            if current.status is not ReturnStatus.CANCELLED:
+                raise BusinessError(
+                    SYSTEM, f"return {return_ref} is {current.status}: {refusal.message}", code="not_cancellable"
+                ) from None
+            return current
+        return await self.return_of(payload)
+
+    async def return_of(self, payload: Any) -> ThreePLReturn:
+        """Map a return body (from the API or a `return.*` webhook), naming processed items by SKU."""
+        with _reading("return"):
+            unknown = return_inventory_ids(payload) - self._skus.keys()
+        if unknown:
+            params = {"InventoryIds": ",".join(sorted(unknown)), "PageSize": PAGE_SIZE}
+            async for item in self._pages("inventory-level", params):
+                self._remember(item)
+        with _reading("return"):
+            return return_from_shipbob(payload, self._skus)
+
+    def _remember(self, item: dict[str, Any]) -> None:
+        """Inventory ids never change: keep both directions for the client's life."""
+        self._inventory_ids[item["sku"]] = str(item["inventory_id"])
+        self._skus[str(item["inventory_id"])] = item["sku"]
 
     async def stock_by_center(self, skus: list[str]) -> list[CenterStock]:
         """Fulfillable units (on hand − committed) per SKU and centre; a SKU ShipBob doesn't hold is left out."""
@@ -296,7 +365,8 @@ def _field_messages(errors: object) -> str:
 
 
 def _is_duplicate_reference(error: NonRetryableError) -> bool:
-    """422 "Cannot insert order with existing ReferenceId" (seen live) or "already created … same reference_id"."""
+    """422 "Cannot insert order with existing ReferenceId" (seen live), "already created … same reference_id",
+    or the sandbox's return "A return with reference_id … already exists" (undocumented for returns)."""
     text = error.message.lower()
     return error.status == 422 and "reference" in text and any(w in text for w in ("existing", "already", "duplicate"))
 

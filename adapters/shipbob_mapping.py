@@ -1,10 +1,11 @@
-"""ShipBob API 2026-01 JSON ↔ canonical fulfilment models.
+"""ShipBob API 2026-01 JSON ↔ canonical fulfilment and return models.
 
-Pure mapping with no I/O, so a webhook body and a polled shipment map identically.
+Pure mapping with no I/O, so a webhook body and a polled shipment or return map identically.
 Field names follow the 2026-01 OpenAPI (`brianzinn/shipbob-node-sdk@8a102294:openapi-2026-01.json`):
-`OrderViewModel`, `ShipmentViewModel`, `CanceledOrderViewModel`; statuses follow
-https://developer.shipbob.com/status-reference (contract §2.3–2.5).
+`OrderViewModel`, `ShipmentViewModel`, `CanceledOrderViewModel`, the return view; statuses follow
+https://developer.shipbob.com/status-reference and /guides/returns (contract §2.3–2.5, §2.7).
 """
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -20,6 +21,7 @@ from canonical.fulfilment import (
     ShipmentStatus,
     Tracking,
 )
+from canonical.returns import Disposition, ProcessedItem, ReturnStatus, ThreePLReturn, ThreePLReturnRequest
 
 SHIPMENT_STATUSES: dict[tuple[str, str | None], ShipmentStatus] = {
     ("None", None): ShipmentStatus.PROCESSING,
@@ -66,6 +68,20 @@ CANCEL_OUTCOMES = {
     "Failure": CancelOutcome.NOT_CANCELLABLE,
     "PartialSuccess": CancelOutcome.PARTIALLY_CANCELLED,
 }
+
+
+RETURN_STATUSES = {
+    "AwaitingArrival": ReturnStatus.AWAITING_ARRIVAL,
+    "Arrived": ReturnStatus.ARRIVED,
+    "Processing": ReturnStatus.PROCESSING,
+    "Completed": ReturnStatus.COMPLETED,
+    "Cancelled": ReturnStatus.CANCELLED,
+}
+"""A return status outside ShipBob's five is refused: guessing could start or skip a refund."""
+
+DISPOSITIONS = {"Restock": Disposition.RESTOCK, "Dispose": Disposition.DISPOSE, "Quarantine": Disposition.QUARANTINE}
+REQUESTED_ACTIONS = {None: "Default", **{disposition: action for action, disposition in DISPOSITIONS.items()}}
+"""No disposition asked for: the warehouse follows the merchant's default returns policy."""
 
 
 class InvalidShipBobPayload(ValueError):
@@ -197,6 +213,85 @@ def order_body(request: FulfilmentRequest) -> dict[str, Any]:
     if request.center_id is not None:
         body["location_id"] = int(_id(request.center_id, "center_id"))
     return body
+
+
+def return_body(request: ThreePLReturnRequest, inventory_ids: Mapping[str, str]) -> dict[str, Any]:
+    """`POST /return` body: items by inventory id (`inventory_ids` maps each SKU), each id once (contract §2.7)."""
+    units: dict[str, int] = {}
+    for line in request.lines:
+        quantity = line.quantity
+        if quantity <= 0 or quantity != quantity.to_integral_value():
+            raise InvalidShipBobPayload(f"line {line.sku}: ShipBob receives whole units, got quantity {quantity}")
+        units[line.sku] = units.get(line.sku, 0) + int(quantity)
+    body: dict[str, Any] = {
+        "reference_id": request.reference,
+        "fulfillment_center": {"id": int(_id(request.center_id, "center_id"))},
+        "inventory": [
+            {"id": int(_id(inventory_ids[sku], f"inventory id of {sku}")), "quantity": quantity,
+             "requested_action": REQUESTED_ACTIONS[request.requested_action]}
+            for sku, quantity in units.items()
+        ],
+    }
+    if request.original_shipment_id is not None:
+        body["original_shipment_id"] = int(_id(request.original_shipment_id, "original_shipment_id"))
+    return body
+
+
+def return_reference_of(payload: object) -> str | None:
+    """Our RMA reference from a return webhook body, so the starter can find the return's run."""
+    return order_reference_of(payload)
+
+
+def return_inventory_ids(payload: object) -> set[str]:
+    """Inventory ids whose units were processed: the SKUs `return_from_shipbob` needs to be told."""
+    data = _object(payload, "return")
+    return {
+        _id(item.get("id"), f"return.inventory[{i}].id")
+        for i, item in enumerate(_items(data, "inventory"))
+        if _items(item, "action_taken")
+    }
+
+
+def return_from_webhook(payload: object, skus: Mapping[str, str] | None = None) -> ThreePLReturn:
+    """Map a `return.*` webhook body, which carries the return as `GET /return/{id}` does."""
+    return return_from_shipbob(payload, skus or {})
+
+
+def return_from_shipbob(payload: object, skus: Mapping[str, str]) -> ThreePLReturn:
+    """Map a return; `skus` maps inventory ids to SKUs (the return names items by inventory id and name only).
+
+    Processed units are summed per SKU and action taken; they may be fewer than the customer was to send.
+    """
+    data = _object(payload, "return")
+    reference = _text(data.get("reference_id"), "return.reference_id")
+    if not reference:
+        raise InvalidShipBobPayload("missing field 'return.reference_id'")
+    status = data.get("status")
+    if status not in RETURN_STATUSES:
+        raise InvalidShipBobPayload(f"return.status: expected one of {', '.join(RETURN_STATUSES)}, got {status!r}")
+    processed: dict[tuple[str, Disposition], Decimal] = {}
+    for i, item in enumerate(_items(data, "inventory")):
+        field = f"return.inventory[{i}]"
+        inventory_id = _id(item.get("id"), f"{field}.id")
+        for j, taken in enumerate(_items(item, "action_taken")):
+            action = taken.get("action")
+            if action not in DISPOSITIONS:
+                raise InvalidShipBobPayload(f"{field}.action_taken[{j}].action: unknown action {action!r}")
+            if inventory_id not in skus:
+                raise InvalidShipBobPayload(f"{field}.id: no SKU known for inventory {inventory_id}")
+            quantity = _decimal(taken.get("quantity_processed"), f"{field}.action_taken[{j}].quantity_processed")
+            key = (skus[inventory_id], DISPOSITIONS[action])
+            processed[key] = processed.get(key, Decimal(0)) + quantity
+    return ThreePLReturn(
+        return_ref=_id(data.get("id"), "return.id"),
+        reference=reference,
+        status=RETURN_STATUSES[status],
+        processed=tuple(
+            ProcessedItem(sku=sku, quantity=quantity, disposition=disposition)
+            for (sku, disposition), quantity in processed.items()
+            if quantity
+        ),
+    )
 
 
 def _present(**fields: str) -> dict[str, str]:

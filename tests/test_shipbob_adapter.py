@@ -14,7 +14,7 @@ from pydantic import SecretStr
 from adapters.errors import BusinessError, NonRetryableError, RetryableError
 from adapters.rate_budget import RateBudget
 from adapters.shipbob import ShipBobClient
-from adapters.shipbob_mapping import order_reference_of, shipment_from_webhook
+from adapters.shipbob_mapping import order_reference_of, return_reference_of, shipment_from_webhook
 from canonical.fulfilment import (
     CancelOutcome,
     FulfilmentLine,
@@ -23,7 +23,9 @@ from canonical.fulfilment import (
     ShipmentStatus,
 )
 from canonical.order import Address
+from canonical.returns import Disposition, ProcessedItem, ReturnLine, ReturnStatus, ThreePLReturnRequest
 from config import ThreePLSettings
+from sandbox.shipbob.warehouse import RETURN_TOPICS, Warehouse
 
 CICERO, MORENO_VALLEY = "1", "2"
 
@@ -322,3 +324,111 @@ async def test_an_unknown_order_is_not_retryable(shipbob_client):
         await shipbob_client.get_order("999999999")
 
     assert caught.value.status == 404
+
+
+# Returns (contract §2.7)
+
+
+def return_request(*lines: tuple[str, int], action: Disposition | None = None) -> ThreePLReturnRequest:
+    return ThreePLReturnRequest(
+        reference=f"rma-{uuid.uuid4().hex[:12]}",
+        center_id=CICERO,
+        lines=tuple(ReturnLine(sku=sku, quantity=Decimal(qty)) for sku, qty in lines),
+        requested_action=action,
+    )
+
+
+@pytest.fixture
+async def warehouse(shipbob_sandbox):
+    driver = Warehouse(shipbob_sandbox.url, shipbob_sandbox.token, shipbob_sandbox.channel_id)
+    yield driver
+    await driver.aclose()
+
+
+async def test_create_return_sends_inventory_ids_and_a_duplicate_returns_the_same(shipbob_client, transport):
+    request = return_request(("MUG-CERAMIC", 2), ("TEE-CLASSIC", 1))
+
+    created = await shipbob_client.create_return(request)
+    again = await shipbob_client.create_return(request)
+
+    assert (created.reference, created.status, created.processed) == (
+        request.reference, ReturnStatus.AWAITING_ARRIVAL, ())
+    assert again == created
+    assert await shipbob_client.find_return(request.reference) == created
+    [first, second] = [r for r in transport.sent if r.method == "POST" and r.url.path.endswith("/return")]
+    assert json.loads(first.content)["inventory"] == [
+        {"id": int(await shipbob_client.inventory_id("MUG-CERAMIC")), "quantity": 2, "requested_action": "Default"},
+        {"id": int(await shipbob_client.inventory_id("TEE-CLASSIC")), "quantity": 1, "requested_action": "Default"},
+    ]
+    assert first.headers["shipbob_channel_id"] and second.content == first.content
+
+
+async def test_a_lost_return_create_is_recovered_by_the_callers_retry(shipbob_client, transport):
+    request = return_request(("MUG-CERAMIC", 1), action=Disposition.RESTOCK)
+    await shipbob_client.inventory_id("MUG-CERAMIC")
+    transport.lose_next_post = True
+
+    with pytest.raises(RetryableError, match="timed out"):
+        await shipbob_client.create_return(request)
+    recovered = await shipbob_client.create_return(request)
+
+    assert recovered == await shipbob_client.find_return(request.reference)
+    assert len([r for r in transport.sent if r.method == "POST"]) == 2
+
+
+async def test_processed_units_map_by_sku_with_partial_quantity_and_dispose(shipbob_sandbox, shipbob_client, warehouse):
+    created = await shipbob_client.create_return(return_request(("MUG-CERAMIC", 3), ("TEE-CLASSIC", 1)))
+    await warehouse.receive_return(
+        int(created.return_ref), [("MUG-CERAMIC", 1, "Restock"), ("MUG-CERAMIC", 1, "Dispose")]
+    )
+
+    async with ShipBobClient(settings(shipbob_sandbox)) as fresh:
+        completed = await fresh.get_return(created.return_ref)
+
+    assert completed.status is ReturnStatus.COMPLETED
+    assert completed.processed == (
+        ProcessedItem(sku="MUG-CERAMIC", quantity=Decimal(1), disposition=Disposition.RESTOCK),
+        ProcessedItem(sku="MUG-CERAMIC", quantity=Decimal(1), disposition=Disposition.DISPOSE),
+    )
+    assert completed == await shipbob_client.get_return(created.return_ref)
+
+
+async def test_return_webhook_maps_like_the_polled_return(shipbob, shipbob_client, shipbob_receiver, warehouse):
+    subscribed = await shipbob.post(
+        "/webhook", json={"topics": RETURN_TOPICS, "url": shipbob_receiver.url, "secret": shipbob_receiver.secret}
+    )
+    try:
+        created = await shipbob_client.create_return(return_request(("TEE-CLASSIC", 2)))
+        await warehouse.receive_return(int(created.return_ref), [("TEE-CLASSIC", 2, "Quarantine")])
+        [delivery] = await shipbob_receiver.wait_for(1, topic="return.completed")
+    finally:
+        await shipbob.delete(f"/webhook/{subscribed.json()['id']}")
+    payload = json.loads(delivery["body"])
+
+    assert return_reference_of(payload) == created.reference
+    from_webhook = await shipbob_client.return_of(payload)
+    assert from_webhook == await shipbob_client.get_return(created.return_ref)
+    assert from_webhook.processed == (
+        ProcessedItem(sku="TEE-CLASSIC", quantity=Decimal(2), disposition=Disposition.QUARANTINE),
+    )
+
+
+async def test_cancel_return_only_while_awaiting_arrival(shipbob_client, warehouse):
+    awaited = await shipbob_client.create_return(return_request(("MUG-CERAMIC", 1)))
+    received = await shipbob_client.create_return(return_request(("MUG-CERAMIC", 1)))
+    await warehouse.receive_return(int(received.return_ref), [])
+
+    cancelled = await shipbob_client.cancel_return(awaited.return_ref)
+    again = await shipbob_client.cancel_return(awaited.return_ref)
+
+    assert cancelled.status is ReturnStatus.CANCELLED and again == cancelled
+    with pytest.raises(BusinessError, match="completed") as refused:
+        await shipbob_client.cancel_return(received.return_ref)
+    assert refused.value.code == "not_cancellable"
+    assert await shipbob_client.find_return(f"never-{uuid.uuid4().hex}") is None
+
+
+async def test_a_return_of_an_sku_shipbob_does_not_hold_is_a_business_error(shipbob_client, transport):
+    with pytest.raises(BusinessError, match="NO-SUCH-SKU"):
+        await shipbob_client.create_return(return_request(("NO-SUCH-SKU", 1)))
+    assert not [r for r in transport.sent if r.method == "POST"]

@@ -22,6 +22,10 @@ from adapters.shipbob_mapping import (
     order_body,
     order_from_shipbob,
     order_reference_of,
+    return_body,
+    return_from_webhook,
+    return_inventory_ids,
+    return_reference_of,
     shipment_from_webhook,
     shipment_status,
 )
@@ -34,6 +38,7 @@ from canonical.fulfilment import (
     Tracking,
 )
 from canonical.order import Address
+from canonical.returns import Disposition, ProcessedItem, ReturnLine, ReturnStatus, ThreePLReturnRequest
 from config import ThreePLSettings
 
 DATA = Path(__file__).parent / "data" / "shipbob"
@@ -435,3 +440,113 @@ async def test_a_body_that_is_not_an_order_is_not_retryable():
     async with client(lambda request: httpx.Response(200, json={"id": 5})) as shipbob:
         with pytest.raises(NonRetryableError, match="unreadable response"):
             await shipbob.get_order("5")
+
+
+# Returns (contract §2.7)
+
+SKUS = {"8200007": "TSHIRT-BLU-M", "8200011": "MUG-01"}
+
+
+def return_request(*lines: tuple[str, str], action: Disposition | None = None) -> ThreePLReturnRequest:
+    return ThreePLReturnRequest(
+        reference="shop-eu:rma:1042",
+        center_id="156",
+        original_shipment_id="100810005",
+        lines=tuple(ReturnLine(sku=sku, quantity=Decimal(quantity)) for sku, quantity in lines),
+        requested_action=action,
+    )
+
+
+def test_completed_return_sums_processed_units_per_sku_and_action():
+    rma = return_from_webhook(load("return_completed_partial"), SKUS)
+
+    assert (rma.return_ref, rma.reference, rma.status) == ("2400318", "shop-eu:rma:1043", ReturnStatus.COMPLETED)
+    assert rma.processed == (
+        ProcessedItem(sku="TSHIRT-BLU-M", quantity=Decimal(2), disposition=Disposition.RESTOCK),
+        ProcessedItem(sku="TSHIRT-BLU-M", quantity=Decimal(1), disposition=Disposition.DISPOSE),
+    )
+
+
+def test_created_return_awaits_arrival_with_nothing_processed_and_needs_no_skus():
+    payload = load("return_created")
+
+    rma = return_from_webhook(payload)
+
+    assert (rma.return_ref, rma.status, rma.processed) == ("2400317", ReturnStatus.AWAITING_ARRIVAL, ())
+    assert return_reference_of(payload) == "shop-eu:rma:1042"
+    assert return_inventory_ids(payload) == set()
+    assert return_inventory_ids(load("return_completed_partial")) == {"8200007"}
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ("AwaitingArrival", ReturnStatus.AWAITING_ARRIVAL),
+        ("Arrived", ReturnStatus.ARRIVED),
+        ("Processing", ReturnStatus.PROCESSING),
+        ("Completed", ReturnStatus.COMPLETED),
+        ("Cancelled", ReturnStatus.CANCELLED),
+    ],
+)
+def test_return_status_table(status, expected):
+    payload = load("return_created")
+    payload["status"] = status
+
+    assert return_from_webhook(payload).status is expected
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda p: p.pop("reference_id"), "return.reference_id"),
+        (lambda p: p.update(status="Lost"), "return.status"),
+        (lambda p: p.update(id="R-1"), "return.id"),
+        (lambda p: p["inventory"][0]["action_taken"][0].update(action="Donate"), "action_taken\\[0\\].action"),
+        (lambda p: p["inventory"][0]["action_taken"][1].update(quantity_processed=-1), "quantity_processed"),
+        (lambda p: p["inventory"][0].update(action_taken={}), "action_taken"),
+    ],
+)
+def test_malformed_return_names_the_field(change, message):
+    payload = load("return_completed_partial")
+    change(payload)
+
+    with pytest.raises(InvalidShipBobPayload, match=message):
+        return_from_webhook(payload, SKUS)
+
+
+def test_processed_units_of_an_unknown_inventory_id_are_refused_not_guessed():
+    with pytest.raises(InvalidShipBobPayload, match="no SKU known for inventory 8200007"):
+        return_from_webhook(load("return_completed_partial"))
+    with pytest.raises(InvalidShipBobPayload, match="JSON object"):
+        return_from_webhook([])
+    assert return_reference_of({"reference_id": 42}) is None
+
+
+def test_return_body_sends_inventory_ids_once_with_the_default_action():
+    body = return_body(return_request(("TSHIRT-BLU-M", "1"), ("MUG-01", "1"), ("TSHIRT-BLU-M", "2")),
+                       {"TSHIRT-BLU-M": "8200007", "MUG-01": "8200011"})
+
+    assert body == {
+        "reference_id": "shop-eu:rma:1042",
+        "fulfillment_center": {"id": 156},
+        "inventory": [
+            {"id": 8200007, "quantity": 3, "requested_action": "Default"},
+            {"id": 8200011, "quantity": 1, "requested_action": "Default"},
+        ],
+        "original_shipment_id": 100810005,
+    }
+
+
+@pytest.mark.parametrize(
+    ("disposition", "action"),
+    [(Disposition.RESTOCK, "Restock"), (Disposition.DISPOSE, "Dispose"), (Disposition.QUARANTINE, "Quarantine")],
+)
+def test_return_body_asks_for_the_disposition(disposition, action):
+    body = return_body(return_request(("MUG-01", "1"), action=disposition), {"MUG-01": "8200011"})
+
+    assert body["inventory"][0]["requested_action"] == action
+
+
+def test_return_body_refuses_fractional_units():
+    with pytest.raises(InvalidShipBobPayload, match="whole units"):
+        return_body(return_request(("MUG-01", "0.5")), {"MUG-01": "8200011"})

@@ -7,6 +7,7 @@ import httpx
 from standardwebhooks import Webhook
 
 from sandbox.shipbob import ShipBobConfig, run_shipbob_sandbox
+from sandbox.shipbob.warehouse import Warehouse
 from tests.plugins.shipbob import FAST_CLOCKS, ShipBobSandbox
 
 RECIPIENT = {"name": "Ada Lovelace", "email": "ada@example.com",
@@ -342,3 +343,218 @@ async def test_orders_and_ids_survive_a_restart(tmp_path):
             (mug,) = (await client.get("/inventory-level", params={"SearchBy": "MUG-CERAMIC"})).json()["items"]
     assert again["shipments"] == first["shipments"] and duplicate.status_code == 422
     assert second["id"] > first["id"] and mug["total_committed_quantity"] == 2
+
+
+# Returns (contract §2.7, §2.9 item 8)
+
+RETURN_TOPICS = ["return.created", "return.updated", "return.completed"]
+
+
+async def _inventory_id(client: httpx.AsyncClient, sku: str) -> int:
+    items = (await client.get("/inventory-level", params={"SearchBy": sku})).json()["items"]
+    return next(item["inventory_id"] for item in items if item["sku"] == sku)
+
+
+def _return_body(*items: tuple[int, int, str], center_id: int = 1, reference: str | None = None, **extra) -> dict:
+    return {"reference_id": reference or f"rma-{uuid.uuid4().hex[:12]}", "fulfillment_center": {"id": center_id},
+            "inventory": [{"id": inventory_id, "quantity": quantity, "requested_action": action}
+                          for inventory_id, quantity, action in items], **extra}
+
+
+async def _create_return(client: httpx.AsyncClient, *items: tuple[int, int, str], **extra) -> dict:
+    response = await client.post("/return", json=_return_body(*items, **extra))
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def _dock(sandbox: ShipBobSandbox, return_id: int, step: str, body: dict | None = None) -> httpx.Response:
+    async with sandbox.control() as control:
+        return await control.post(f"/returns/{return_id}/{step}", json=body)
+
+
+async def _on_hand(client: httpx.AsyncClient, inventory_id: int, center_id: int) -> int:
+    locations = (await client.get(f"/inventory-level/{inventory_id}/locations")).json()["locations"]
+    return next(row["on_hand_quantity"] for row in locations if row["location_id"] == center_id)
+
+
+async def test_return_needs_the_channel_and_expects_inventory_ids(shipbob):
+    mug = await _inventory_id(shipbob, "MUG-CERAMIC")
+    order = await _create(shipbob, ("MUG-CERAMIC", 1))
+    body = _return_body((mug, 2, "Restock"), original_shipment_id=order["shipments"][0]["id"],
+                        tracking_number="1Z999AA10123456784")
+
+    without = await shipbob.post("/return", json=body, headers={"shipbob_channel_id": ""})
+    created = await shipbob.post("/return", json=body)
+
+    assert without.status_code == 400 and without.headers["content-type"].startswith("application/problem+json")
+    assert "shipbob_channel_id" in without.json()["errors"]
+    assert created.status_code == 201, created.text
+    rma = created.json()
+    assert (rma["reference_id"], rma["status"], rma["return_type"]) == (body["reference_id"], "AwaitingArrival",
+                                                                        "Regular")
+    assert rma["fulfillment_center"] == {"id": 1, "name": "Cicero (IL)"}
+    assert rma["original_shipment_id"] == order["shipments"][0]["id"]
+    [item] = rma["inventory"]
+    assert (item["id"], item["name"], item["quantity"], item["action_taken"]) == (mug, "Ceramic Mug", 2, [])
+    assert item["action_requested"]["action"] == "Restock"
+    assert rma["awaiting_arrival_date"] and rma["arrived_date"] is None and rma["completed_date"] is None
+    assert [h["status"] for h in rma["status_history"]] == ["AwaitingArrival"]
+    assert (rma["invoice"], rma["transactions"]) == (None, [])
+    assert (await shipbob.get(f"/return/{rma['id']}")).json() == rma
+
+
+async def test_return_refuses_an_inventory_id_twice_a_sku_and_an_unknown_item(shipbob):
+    mug = await _inventory_id(shipbob, "MUG-CERAMIC")
+
+    twice = await shipbob.post("/return", json=_return_body((mug, 1, "Restock"), (mug, 1, "Dispose")))
+    by_sku = await shipbob.post("/return", json=_return_body(("MUG-CERAMIC", 1, "Restock")))
+    unknown = await shipbob.post("/return", json=_return_body((999999999, 1, "Default")))
+    bad_action = await shipbob.post("/return", json=_return_body((mug, 1, "Donate")))
+
+    assert twice.status_code == 400 and "more than once" in twice.json()["errors"]["inventory[1].id"][0]
+    assert twice.json()["status"] == 400 and twice.json()["title"]
+    assert by_sku.status_code == 400 and "inventory[0].id" in by_sku.json()["errors"]
+    assert unknown.status_code == 422 and "999999999" in unknown.json()["detail"]
+    assert bad_action.status_code == 400 and "inventory[0].requested_action" in bad_action.json()["errors"]
+
+
+async def test_duplicate_return_reference_is_422_and_found_by_reference_ids(shipbob):
+    mug = await _inventory_id(shipbob, "MUG-CERAMIC")
+    body = _return_body((mug, 1, "Default"))
+    created = (await shipbob.post("/return", json=body)).json()
+
+    duplicate = await shipbob.post("/return", json=body)
+    found = (await shipbob.get("/return", params={"ReferenceIds": body["reference_id"]})).json()
+
+    assert duplicate.status_code == 422
+    assert duplicate.json()["status"] == 422 and body["reference_id"] in duplicate.json()["detail"]
+    assert set(found) == {"items", "first", "next", "prev", "last"}
+    assert [r["id"] for r in found["items"]] == [created["id"]] and found["next"] is None
+
+
+async def test_return_list_filters_by_status_and_pages_with_cursors(shipbob):
+    mug = await _inventory_id(shipbob, "MUG-CERAMIC")
+    ids = [(await _create_return(shipbob, (mug, 1, "Default")))["id"] for _ in range(3)]
+    await shipbob.post(f"/return/{ids[0]}:cancel")
+
+    first = (await shipbob.get("/return", params={"Ids": ",".join(map(str, ids)), "Limit": 2})).json()
+    second = (await shipbob.get(first["next"])).json()
+    cancelled = (await shipbob.get("/return", params={"Ids": ids, "Status": "Cancelled"})).json()
+
+    assert [r["id"] for r in first["items"] + second["items"]] == ids[::-1]
+    assert second["next"] is None and second["prev"]
+    assert [r["id"] for r in cancelled["items"]] == [ids[0]]
+
+
+async def test_return_lifecycle_processes_fewer_units_and_restocks_them(shipbob_sandbox, shipbob):
+    mug, tee = await _inventory_id(shipbob, "MUG-CERAMIC"), await _inventory_id(shipbob, "TEE-CLASSIC")
+    before = await _on_hand(shipbob, mug, 1), await _on_hand(shipbob, tee, 1)
+    rma = await _create_return(shipbob, (mug, 3, "Restock"), (tee, 1, "Default"))
+
+    too_early = await _dock(shipbob_sandbox, rma["id"], "process",
+                            {"items": [{"inventory_id": mug, "quantity_processed": 1, "action": "Restock"}]})
+    arrived = (await _dock(shipbob_sandbox, rma["id"], "arrive")).json()
+    too_many = await _dock(shipbob_sandbox, rma["id"], "process",
+                           {"items": [{"inventory_id": mug, "quantity_processed": 4, "action": "Restock"}]})
+    sorted_units = {"items": [{"inventory_id": mug, "quantity_processed": 1, "action": "Restock"},
+                              {"inventory_id": mug, "quantity_processed": 1, "action": "Dispose"},
+                              {"inventory_id": tee, "quantity_processed": 1, "action": "Quarantine"}]}
+    processing = (await _dock(shipbob_sandbox, rma["id"], "process", sorted_units)).json()
+    completed = (await _dock(shipbob_sandbox, rma["id"], "complete")).json()
+
+    assert too_early.status_code == 409 and too_many.status_code == 409
+    assert (arrived["status"], processing["status"], completed["status"]) == ("Arrived", "Processing", "Completed")
+    assert [h["status"] for h in completed["status_history"]] == ["AwaitingArrival", "Arrived", "Processing",
+                                                                   "Completed"]
+    assert all(completed[f"{d}_date"] for d in ("awaiting_arrival", "arrived", "processing", "completed"))
+    assert completed["cancelled_date"] is None and completed["invoice"]["currency_code"] == "USD"
+    mug_item = next(item for item in completed["inventory"] if item["id"] == mug)
+    assert mug_item["quantity"] == 3
+    assert [(a["action"], a["quantity_processed"]) for a in mug_item["action_taken"]] == [("Restock", 1),
+                                                                                         ("Dispose", 1)]
+    assert (await _on_hand(shipbob, mug, 1), await _on_hand(shipbob, tee, 1)) == (before[0] + 1, before[1])
+    assert (await shipbob.get(f"/return/{rma['id']}")).json() == completed
+
+
+async def test_return_is_modified_or_cancelled_only_while_awaiting_arrival(shipbob_sandbox, shipbob):
+    mug = await _inventory_id(shipbob, "MUG-CERAMIC")
+    awaited = await _create_return(shipbob, (mug, 1, "Default"))
+    received = await _create_return(shipbob, (mug, 1, "Default"))
+    await _dock(shipbob_sandbox, received["id"], "arrive")
+
+    changed = await shipbob.put(f"/return/{awaited['id']}",
+                                json=_return_body((mug, 2, "Dispose"), reference=awaited["reference_id"]))
+    cancelled = await shipbob.post(f"/return/{awaited['id']}:cancel")
+    again = await shipbob.post(f"/return/{awaited['id']}:cancel")
+    refused_cancel = await shipbob.post(f"/return/{received['id']}:cancel")
+    refused_change = await shipbob.put(f"/return/{received['id']}",
+                                       json=_return_body((mug, 2, "Default"), reference=received["reference_id"]))
+    arrive_cancelled = await _dock(shipbob_sandbox, awaited["id"], "arrive")
+
+    assert changed.status_code == 200 and changed.json()["inventory"][0]["quantity"] == 2
+    assert cancelled.status_code == 200
+    assert cancelled.json()["status"] == "Cancelled" and cancelled.json()["cancelled_date"]
+    assert again.status_code == 422 and refused_cancel.status_code == 422 and refused_change.status_code == 422
+    assert "Arrived" in refused_cancel.json()["detail"]
+    assert arrive_cancelled.status_code == 409
+    assert (await shipbob.get("/return/999999999")).status_code == 404
+
+
+async def test_return_webhooks_are_signed_and_carry_the_return(shipbob_sandbox, shipbob, shipbob_receiver):
+    mug = await _inventory_id(shipbob, "MUG-CERAMIC")
+    subscribed = await shipbob.post("/webhook", json={"topics": RETURN_TOPICS, "url": shipbob_receiver.url,
+                                                       "secret": shipbob_receiver.secret})
+    try:
+        rma = await _create_return(shipbob, (mug, 2, "Restock"))
+        await _dock(shipbob_sandbox, rma["id"], "arrive")
+        await _dock(shipbob_sandbox, rma["id"], "process",
+                    {"items": [{"inventory_id": mug, "quantity_processed": 1, "action": "Restock"}]})
+        await _dock(shipbob_sandbox, rma["id"], "complete")
+        (created,) = await shipbob_receiver.wait_for(1, "return.created")
+        updated = await shipbob_receiver.wait_for(2, "return.updated")
+        (completed,) = await shipbob_receiver.wait_for(1, "return.completed")
+    finally:
+        await shipbob.delete(f"/webhook/{subscribed.json()['id']}")
+
+    verify = Webhook(shipbob_receiver.secret).verify
+    assert verify(created["body"], created["headers"])["status"] == "AwaitingArrival"
+    assert {verify(u["body"], u["headers"])["status"] for u in updated} == {"Arrived", "Processing"}
+    assert verify(completed["body"], completed["headers"]) == json.loads(
+        (await shipbob.get(f"/return/{rma['id']}")).content)
+    assert completed["headers"]["webhook-id"].startswith("msg_")
+
+
+async def test_return_webhooks_honour_the_duplicate_and_drop_quirks(shipbob_sandbox, shipbob, shipbob_receiver):
+    mug = await _inventory_id(shipbob, "MUG-CERAMIC")
+    subscribed = await shipbob.post("/webhook", json={"topics": RETURN_TOPICS, "url": shipbob_receiver.url})
+    async with shipbob_sandbox.control() as control:
+        try:
+            await control.post("/quirks", json={"duplicate_deliveries": True})
+            rma = await _create_return(shipbob, (mug, 1, "Default"))
+            first, second = await shipbob_receiver.wait_for(2, "return.created")
+            await control.post("/quirks", json={"duplicate_deliveries": False, "drop_webhooks": True})
+            await shipbob.post(f"/return/{rma['id']}:cancel")
+            log = (await control.get("/webhook-deliveries")).json()
+        finally:
+            await control.post("/quirks", json={"duplicate_deliveries": False, "drop_webhooks": False})
+            await shipbob.delete(f"/webhook/{subscribed.json()['id']}")
+    assert first["headers"]["webhook-id"] == second["headers"]["webhook-id"]
+    assert [e["outcome"] for e in log if e["resource_id"] == rma["id"] and e["topic"] == "return.updated"] == [
+        "dropped"]
+    assert shipbob_receiver.of_topic("return.updated") == []
+
+
+async def test_warehouse_driver_plays_the_returns_dock(shipbob_sandbox, shipbob):
+    mug = await _inventory_id(shipbob, "MUG-CERAMIC")
+    prefix = f"rma-{uuid.uuid4().hex[:8]}-"
+    rma = await _create_return(shipbob, (mug, 2, "Default"), reference=f"{prefix}1")
+    warehouse = Warehouse(shipbob_sandbox.url, shipbob_sandbox.token, shipbob_sandbox.channel_id)
+    try:
+        [listed] = await warehouse.returns(prefix)
+        done = await warehouse.receive_return(rma["id"], [("MUG-CERAMIC", 1, "Restock"), (mug, 1, "Quarantine")])
+    finally:
+        await warehouse.aclose()
+    assert listed["id"] == rma["id"]
+    assert done["status"] == "Completed"
+    assert [(a["action"], a["quantity_processed"]) for a in done["inventory"][0]["action_taken"]] == [
+        ("Restock", 1), ("Quarantine", 1)]

@@ -9,6 +9,7 @@ from sandbox.shipbob.control import control_routes
 from sandbox.shipbob.delivery import WebhookDeliveries
 from sandbox.shipbob.inventory import inventory_routes
 from sandbox.shipbob.orders import order_routes
+from sandbox.shipbob.returns import return_routes
 from sandbox.shipbob.shipments import shipment_routes
 from sandbox.shipbob.simulate import Simulations, simulation_routes
 from sandbox.shipbob.state import Store
@@ -33,7 +34,8 @@ def build_app(config: ShipBobConfig) -> Starlette:
             await deliveries.close()
             store.persist()
 
-    routes = [*order_routes(gate), *shipment_routes(gate), *inventory_routes(gate), *webhook_routes(gate),
+    routes = [*order_routes(gate), *shipment_routes(gate), *return_routes(gate), *inventory_routes(gate),
+              *webhook_routes(gate),
               *simulation_routes(gate, simulations), *control_routes(store, gate, deliveries)]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.store = store

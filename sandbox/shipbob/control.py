@@ -1,20 +1,22 @@
 """The sandbox's own control surface under `/__sandbox/`, outside ShipBob's API on purpose.
 
 What a warehouse floor or a test needs and the API cannot do: pick a shipment (so cancelling is refused),
-raise an exception or hold on it, receive stock, switch quirks, force 429s, read the delivery log.
+raise an exception or hold on it, receive stock, receive and process a return, switch quirks, force 429s,
+read the delivery log.
 """
 from pydantic import BaseModel, Field, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sandbox.shipbob import fulfilment
+from sandbox.shipbob import fulfilment, return_handling
 from sandbox.shipbob.auth import ForcedLimit, Gate
 from sandbox.shipbob.config import Quirks
 from sandbox.shipbob.delivery import WebhookDeliveries
 from sandbox.shipbob.inventory import locations_view
-from sandbox.shipbob.state import STATUS_DETAILS, Shipment, Store
-from sandbox.shipbob.views import shipment_view
+from sandbox.shipbob.state import STATUS_DETAILS, Return, Shipment, Store
+from sandbox.shipbob.views import return_view, shipment_view
+from sandbox.shipbob.wire import ShipBobJSON
 
 
 class Restock(BaseModel):
@@ -26,6 +28,16 @@ class Restock(BaseModel):
 
 class ShipmentException(BaseModel):
     detail: str  # a status detail name, e.g. OutOfStock (303) or InvalidAddress (401)
+
+
+class ProcessedUnits(BaseModel):
+    inventory_id: int
+    quantity_processed: int = Field(gt=0)
+    action: str  # Restock | Dispose | Quarantine
+
+
+class ReturnProcessing(BaseModel):
+    items: list[ProcessedUnits] = Field(min_length=1)
 
 
 class ControlError(Exception):
@@ -46,6 +58,13 @@ def _shipment(store: Store, request: Request) -> Shipment:
     if shipment is None:
         raise ControlError(404, "no such shipment")
     return shipment
+
+
+def _return(store: Store, request: Request) -> Return:
+    rma = store.returns.get(request.path_params["return_id"])
+    if rma is None:
+        raise ControlError(404, "no such return")
+    return rma
 
 
 def control_routes(store: Store, gate: Gate, deliveries: WebhookDeliveries) -> list[Route]:
@@ -84,6 +103,26 @@ def control_routes(store: Store, gate: Gate, deliveries: WebhookDeliveries) -> l
         fulfilment.receive(store, body.center_id, product, body.quantity)
         return JSONResponse(locations_view(store, product))
 
+    def return_step(step):
+        async def handler(request: Request) -> Response:
+            rma = _return(store, request)
+            try:
+                await step(rma, request)
+            except return_handling.Refused as refusal:
+                raise ControlError(409, str(refusal)) from None
+            return ShipBobJSON(return_view(store, rma))
+        return handler
+
+    async def arrive(rma: Return, request: Request) -> None:
+        return_handling.arrive(store, rma)
+
+    async def process(rma: Return, request: Request) -> None:
+        body = await _parsed(request, ReturnProcessing)
+        return_handling.process(store, rma, [(i.inventory_id, i.quantity_processed, i.action) for i in body.items])
+
+    async def complete(rma: Return, request: Request) -> None:
+        return_handling.complete(store, rma)
+
     async def set_quirks(request: Request) -> Response:
         changes = await _parsed(request, Quirks)
         store.quirks = store.quirks.model_copy(update=changes.model_dump(exclude_unset=True))
@@ -112,6 +151,9 @@ def control_routes(store: Store, gate: Gate, deliveries: WebhookDeliveries) -> l
         Route("/__sandbox/shipments/{shipment_id:int}/pick", controlled(pick), methods=["POST"]),
         Route("/__sandbox/shipments/{shipment_id:int}/exception", controlled(exception), methods=["POST"]),
         Route("/__sandbox/restock", controlled(restock), methods=["POST"]),
+        Route("/__sandbox/returns/{return_id:int}/arrive", controlled(return_step(arrive)), methods=["POST"]),
+        Route("/__sandbox/returns/{return_id:int}/process", controlled(return_step(process)), methods=["POST"]),
+        Route("/__sandbox/returns/{return_id:int}/complete", controlled(return_step(complete)), methods=["POST"]),
         Route("/__sandbox/quirks", controlled(set_quirks), methods=["POST"]),
         Route("/__sandbox/quirks", controlled(get_quirks), methods=["GET"]),
         Route("/__sandbox/faults", controlled(force_limit), methods=["POST"]),

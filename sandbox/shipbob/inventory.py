@@ -3,13 +3,12 @@
 fulfillable = on hand − committed; sellable = fulfillable + awaiting (nothing is ever awaiting here, no
 receiving orders); backordered = units of waiting exception shipments.
 """
-import base64
-
 from starlette.responses import Response
 
 from sandbox.shipbob.auth import Call, Gate
+from sandbox.shipbob.paging import cursor_page
 from sandbox.shipbob.state import Product, Store
-from sandbox.shipbob.wire import ApiError, ShipBobJSON, invalid, query_bool, query_int, query_ints
+from sandbox.shipbob.wire import ApiError, ShipBobJSON, query_bool, query_int, query_ints
 
 
 def _held(store: Store, product: Product) -> int:
@@ -49,36 +48,6 @@ def locations_view(store: Store, product: Product, location_id: int | None = Non
             "locations": _locations(store, product, location_id)}
 
 
-def _cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode()
-
-
-def _offset(call: Call) -> int:
-    text = call.query.get("Cursor")
-    if not text:
-        return 0
-    try:
-        return int(base64.urlsafe_b64decode(text.encode()).decode().removeprefix("offset:"))
-    except ValueError:
-        raise invalid("Cursor", "The cursor is not valid.") from None
-
-
-def _page(call: Call, items: list[dict]) -> Response:
-    """`{items, first, next, prev, last}`; links are absolute URLs to follow as they are."""
-    size = query_int(call.query, "PageSize", 50, 1, 250)
-    offset = _offset(call)
-    path, params = call.request.url.path, {k: v for k, v in call.query.items() if k != "Cursor"}
-
-    def link(at: int) -> str:
-        return call.url(path, **params, Cursor=_cursor(at))
-    last = max(0, (len(items) - 1) // size * size)
-    return ShipBobJSON({
-        "items": items[offset:offset + size], "first": link(0), "last": link(last),
-        "next": link(offset + size) if offset + size < len(items) else None,
-        "prev": link(max(0, offset - size)) if offset > 0 else None,
-    })
-
-
 def _products(call: Call) -> list[Product]:
     search = (call.query.get("SearchBy") or "").lower()
     ids = set(query_ints(call.query, "InventoryIds"))
@@ -89,13 +58,13 @@ def _products(call: Call) -> list[Product]:
 
 
 def inventory_levels(call: Call) -> Response:
-    return _page(call, [level_view(call.store, p) for p in _products(call)])
+    return cursor_page(call, [level_view(call.store, p) for p in _products(call)], "PageSize")
 
 
 def inventory_locations(call: Call) -> Response:
     location_id = query_int(call.query, "LocationId", 0, 0, 2**31 - 1) or None
     items = [locations_view(call.store, p, location_id) for p in _products(call)]
-    return _page(call, [item for item in items if item["locations"] or location_id is None])
+    return cursor_page(call, [item for item in items if item["locations"] or location_id is None], "PageSize")
 
 
 def one_item_locations(call: Call) -> Response:

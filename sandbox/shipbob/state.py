@@ -1,8 +1,8 @@
 """The account's data, in memory: products, stock per centre, orders, shipments, subscriptions, simulations.
 
 Everything runs on one event loop and handlers never await while mutating, so there is no lock.
-Stock is kept per (centre, inventory item), the unit ShipBob counts in; returns (a later issue) add their
-own table next to `shipments` and move `on_hand` the same way.
+Stock is kept per (centre, inventory item), the unit ShipBob counts in; returns have their own table next
+to `shipments` and move `on_hand` back up when restocked units are put away.
 """
 import itertools
 import os
@@ -16,8 +16,8 @@ from typing import Callable
 from embedded import demo_catalog
 from sandbox.shipbob.config import FulfillmentCenter, ShipBobConfig
 
-PERSISTED = ("products", "stock", "orders", "shipments", "subscriptions", "simulations",
-             "_product_ids", "_inventory_ids", "_order_ids", "_shipment_ids", "_subscription_ids")
+PERSISTED = ("products", "stock", "orders", "shipments", "subscriptions", "simulations", "returns",
+             "_product_ids", "_inventory_ids", "_order_ids", "_shipment_ids", "_subscription_ids", "_return_ids")
 
 # https://developer.shipbob.com/status-reference: detail name -> (id, shipment status, description)
 STATUS_DETAILS = {
@@ -140,6 +140,41 @@ class Shipment:
 
 
 @dataclass
+class ReturnAction:
+    """What the warehouse did with some units of one returned item (`action_taken`)."""
+
+    action: str  # Restock | Dispose | Quarantine
+    quantity: int
+    reason: str | None = None
+
+
+@dataclass
+class ReturnItem:
+    inventory_id: int
+    quantity: int  # units the customer is expected to send back
+    requested_action: str  # Default | Restock | Quarantine | Dispose
+    taken: list[ReturnAction] = field(default_factory=list)
+
+
+@dataclass
+class Return:
+    id: int
+    reference_id: str  # the merchant's RMA number, on the box label when there is no tracking number
+    center_id: int
+    items: list[ReturnItem]
+    original_shipment_id: int | None
+    tracking_number: str | None
+    history: list[tuple[str, datetime]]  # (status, when), oldest first; the last is the current status
+
+    @property
+    def status(self) -> str:
+        return self.history[-1][0]
+
+    def moved(self, status: str, moment: datetime) -> None:
+        self.history.append((status, moment))
+
+
+@dataclass
 class Subscription:
     id: str
     url: str
@@ -175,12 +210,14 @@ class Store:
         self._order_ids = itertools.count(11500001)
         self._shipment_ids = itertools.count(33000001)
         self._subscription_ids = itertools.count(1)
+        self._return_ids = itertools.count(2400001)
         self.products: dict[int, Product] = {}
         self.stock: dict[tuple[int, int], Stock] = {}
         self.orders: dict[int, Order] = {}
         self.shipments: dict[int, Shipment] = {}
         self.subscriptions: dict[str, Subscription] = {}
         self.simulations: dict[str, Simulation] = {}
+        self.returns: dict[int, Return] = {}
         self.on_event: Callable[[str, int, dict], None] = lambda topic, resource_id, payload: None
         self._seed()
 
@@ -212,8 +249,14 @@ class Store:
     def next_subscription_id(self) -> str:
         return str(next(self._subscription_ids))
 
+    def next_return_id(self) -> int:
+        return next(self._return_ids)
+
     def product_by_sku(self, sku: str) -> Product | None:
         return next((p for p in self.products.values() if p.reference_id == sku), None)
+
+    def product_by_inventory_id(self, inventory_id: int) -> Product | None:
+        return next((p for p in self.products.values() if p.inventory_id == inventory_id), None)
 
     def add_product(self, sku: str, name: str) -> Product:
         product = Product(next(self._product_ids), sku, name, next(self._inventory_ids))

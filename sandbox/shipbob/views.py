@@ -1,10 +1,15 @@
-"""What GET answers: `OrderViewModel` and `ShipmentViewModel` (contract §2.3/§2.4); webhooks send the same."""
+"""What GET answers: `OrderViewModel`, `ShipmentViewModel` and the return (contract §2.3/§2.4/§2.7);
+webhooks send the same."""
 from datetime import timedelta
+from decimal import Decimal
 
-from sandbox.shipbob.state import STATUS_DETAILS, Order, Shipment, Store
+from sandbox.shipbob.state import STATUS_DETAILS, Order, Return, Shipment, Store
 from sandbox.shipbob.wire import iso
 
 FULFILMENT_PROMISE = timedelta(days=2)  # inference: ShipBob's usual 2-business-day fulfilment SLA
+RETURN_FEE = Decimal("3.00")  # inference: a flat processing fee billed when a return is completed
+RETURN_DATES = {"AwaitingArrival": "awaiting_arrival_date", "Arrived": "arrived_date",
+                "Processing": "processing_date", "Completed": "completed_date", "Cancelled": "cancelled_date"}
 
 
 def recipient_view(recipient: dict) -> dict:
@@ -126,4 +131,39 @@ def order_view(store: Store, order: Order) -> dict:
         "financials": {"total_price": order.total_price},
         "shipping_terms": order.shipping_terms,
         "retailer_program_data": None,
+    }
+
+
+def return_view(store: Store, rma: Return) -> dict:
+    """Each status date is when the return first reached it; `action_type`/`instructions` are inferences."""
+    center = store.centers[rma.center_id]
+    inventory = []
+    for item in rma.items:
+        product = store.product_by_inventory_id(item.inventory_id)
+        inventory.append({
+            "id": item.inventory_id, "name": product.name if product else None, "quantity": item.quantity,
+            "action_requested": {"action": item.requested_action, "action_type": "Requested", "instructions": None},
+            "action_taken": [{"action": a.action, "action_reason": a.reason, "quantity_processed": a.quantity,
+                              "image_url": None} for a in item.taken],
+            "lot_number": None, "lot_date": None,
+        })
+    dates = {field: None for field in RETURN_DATES.values()}
+    for status, moment in reversed(rma.history):
+        dates[RETURN_DATES[status]] = iso(moment)
+    completed = rma.status == "Completed"
+    return {
+        "id": rma.id,
+        "reference_id": rma.reference_id,
+        "status": rma.status,
+        "return_type": "Regular",
+        "channel": {"id": store.config.channel_id, "name": store.config.channel_name},
+        "fulfillment_center": {"id": center.id, "name": center.name},
+        "tracking_number": rma.tracking_number,
+        "original_shipment_id": rma.original_shipment_id,
+        "inventory": inventory,
+        "insert_date": iso(rma.history[0][1]),
+        **dates,
+        "status_history": [{"status": status, "timestamp": iso(moment)} for status, moment in rma.history],
+        "invoice": {"amount": RETURN_FEE, "currency_code": "USD"} if completed else None,
+        "transactions": [{"amount": RETURN_FEE, "transaction_type": "ReturnProcessingFee"}] if completed else [],
     }

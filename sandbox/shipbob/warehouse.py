@@ -1,7 +1,7 @@
 """The warehouse floor, driven the way ShipBob's sandbox lets a developer drive it.
 
 Shipping and delivery go through ShipBob's own `/simulate/shipment`; picking, exceptions,
-restocks and field-reported quirks through the sandbox's control surface. Used by the demo,
+restocks, the returns dock and field-reported quirks through the sandbox's control surface. Used by the demo,
 the end-to-end tests and the benchmarks; it speaks ShipBob's field names on purpose.
 """
 from typing import Any
@@ -12,6 +12,7 @@ from sandbox.shipbob.config import API_VERSION
 
 ORDER_TOPICS = ["order.shipped", "order.shipment.delivered", "order.shipment.exception",
                 "order.shipment.on_hold", "order.shipment.cancelled"]  # fmt: skip
+RETURN_TOPICS = ["return.created", "return.updated", "return.completed"]
 
 
 class Warehouse:
@@ -57,6 +58,32 @@ class Warehouse:
     async def restock(self, center_id: int, sku: str, quantity: int) -> dict[str, Any]:
         return await self._send(self._control, "POST", "restock",
                                 {"center_id": center_id, "sku": sku, "quantity": quantity})  # fmt: skip
+
+    async def returns(self, reference_prefix: str) -> list[dict[str, Any]]:
+        """The returns whose RMA reference starts with `reference_prefix`, newest first."""
+        found, params = [], {"Limit": 250}
+        page: dict[str, Any] = await self._send(self._api, "GET", "return", params=params)
+        while True:
+            found += [rma for rma in page["items"] if rma["reference_id"].startswith(reference_prefix)]
+            if not page["next"]:
+                return found
+            page = await self._send(self._api, "GET", page["next"])
+
+    async def receive_return(self, return_id: int, processed: list[tuple[str | int, int, str]]) -> dict[str, Any]:
+        """The box arrives, its units are sorted — `(SKU or inventory id, units, Restock|Dispose|Quarantine)`,
+        fewer than expected if the customer kept some — and the return is closed; the completed return."""
+        items = [{"inventory_id": await self._inventory_id(item), "quantity_processed": quantity, "action": action}
+                 for item, quantity, action in processed]
+        await self._send(self._control, "POST", f"returns/{return_id}/arrive")
+        if items:
+            await self._send(self._control, "POST", f"returns/{return_id}/process", {"items": items})
+        return await self._send(self._control, "POST", f"returns/{return_id}/complete")
+
+    async def _inventory_id(self, sku_or_id: str | int) -> int:
+        if isinstance(sku_or_id, int):
+            return sku_or_id
+        page = await self._send(self._api, "GET", "inventory-level", params={"SearchBy": sku_or_id, "PageSize": 250})
+        return next(item["inventory_id"] for item in page["items"] if item["sku"] == sku_or_id)
 
     async def quirks(self, **switches: bool) -> dict[str, Any]:
         return await self._send(self._control, "POST", "quirks", switches)

@@ -1,7 +1,7 @@
 """ShipBob's wire conventions: snake_case JSON with exact decimals, ISO-8601 UTC dates, ASP.NET-style errors.
 
-Orders answer 400/422 with `{"<field or empty>": ["message", ...]}` (contract §2.2); that shape is the only
-error body the versioned API renders here.
+Orders answer 400/422 with `{"<field or empty>": ["message", ...]}`; returns answer RFC 7807 ProblemDetails
+(contract §2.2), ASP.NET's validation flavour (`errors`) for a bad request.
 """
 import json
 from datetime import datetime, timezone
@@ -42,19 +42,34 @@ class ShipBobJSON(Response):
 class ApiError(Exception):
     """Raised anywhere in a handler; the gate renders it."""
 
-    def __init__(self, status: int, errors: dict[str, list[str]] | None = None) -> None:
+    def __init__(self, status: int, errors: dict | None = None, media_type: str | None = None) -> None:
         super().__init__(status, errors)
         self.status = status
         self.errors = errors
+        self.media_type = media_type
 
     def response(self) -> Response:
         if self.errors is None:
             return Response(status_code=self.status)
-        return ShipBobJSON(self.errors, self.status)
+        return ShipBobJSON(self.errors, self.status, media_type=self.media_type)
 
 
 def invalid(field: str, message: str, status: int = 400) -> ApiError:
     return ApiError(status, {field: [message]})
+
+
+PROBLEM_TYPES = {400: ("https://tools.ietf.org/html/rfc9110#section-15.5.1", "One or more validation errors occurred."),
+                 404: ("https://tools.ietf.org/html/rfc9110#section-15.5.5", "Not Found"),
+                 422: ("https://tools.ietf.org/html/rfc4918#section-11.2", "Unprocessable Entity")}
+
+
+def problem(status: int, detail: str | None = None, errors: dict[str, list[str]] | None = None) -> ApiError:
+    """An RFC 7807 refusal as the returns API sends it; `errors` names the fields of a bad request."""
+    kind, title = PROBLEM_TYPES[status]
+    body = {"type": kind, "title": title, "status": status, "detail": detail, "instance": None}
+    if errors:
+        body["errors"] = errors
+    return ApiError(status, body, "application/problem+json; charset=utf-8")
 
 
 def now() -> datetime:

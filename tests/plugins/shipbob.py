@@ -1,7 +1,8 @@
 """ShipBob sandbox fixtures: one account for the session, a client, a subscribed webhook receiver.
 
 The session sandbox runs ShipBob's clocks compressed: webhook retries 10,000x faster, a simulated minute
-in 10 ms, so a whole retry schedule or a delayed simulation fits in a test.
+in 10 ms, so a whole retry schedule or a delayed simulation fits in a test. Every test shares its one token,
+so its rate limit is raised (SESSION_RATE_LIMIT); the 150/min limit itself is tested on a sandbox of its own.
 """
 import asyncio
 import time
@@ -20,6 +21,7 @@ from sandbox.shipbob import DEMO_READ_ONLY_TOKEN, DEMO_TOKEN, RunningShipBob, Sh
 ORDER_TOPICS = ["order.shipped", "order.shipment.delivered", "order.shipment.exception",
                 "order.shipment.on_hold", "order.shipment.cancelled"]
 FAST_CLOCKS = {"webhook_retry_factor": 0.0001, "simulation_minute_s": 0.01, "out_of_order_hold_s": 0.3}
+SESSION_RATE_LIMIT = 1000
 
 
 @dataclass
@@ -51,7 +53,7 @@ class ShipBobSandbox:
 
 @pytest.fixture(scope="session")
 async def shipbob_sandbox():
-    async with run_shipbob_sandbox(ShipBobConfig(**FAST_CLOCKS)) as running:
+    async with run_shipbob_sandbox(ShipBobConfig(rate_limit=SESSION_RATE_LIMIT, **FAST_CLOCKS)) as running:
         yield ShipBobSandbox(running)
 
 
