@@ -56,3 +56,7 @@ def refund_workflow_id(store_id: str, order_id: str, refund_of: str) -> str:
 def return_reference(store_id: str, order_id: str, number: int) -> str:
     """The RMA number: printed on the box, the 3PL return's reference, the ERP return's reference."""
     return f"RMA-{store_id}-{order_id}-{number}"
+
+
+def return_workflow_id(rma: str) -> str:
+    return f"return-{rma}"

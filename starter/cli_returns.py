@@ -4,6 +4,7 @@ import asyncio
 import sys
 from decimal import Decimal, InvalidOperation
 
+from canonical.keys import return_workflow_id
 from canonical.returns import ReturnLine
 from config import load_settings
 from starter.temporal_client import connect
@@ -85,7 +86,7 @@ def _list(args) -> int:
 
 
 def _show(args) -> int:
-    workflow_id = f"return-{args.rma}" if args.kind == "return" else args.workflow_id
+    workflow_id = return_workflow_id(args.rma) if args.kind == "return" else args.workflow_id
     workflow = ReturnWorkflow if args.kind == "return" else RefundWorkflow
 
     async def run() -> tuple[str, str]:
@@ -103,7 +104,7 @@ def _decide(args) -> int:
 
     async def run() -> str:
         client = await connect(load_settings().temporal, wait_s=5)
-        handle = client.get_workflow_handle_for(ReturnWorkflow.run, f"return-{args.rma}")
+        handle = client.get_workflow_handle_for(ReturnWorkflow.run, return_workflow_id(args.rma))
         update = getattr(ReturnWorkflow, args.action)
         if args.action in ("reject", "cancel"):
             return await handle.execute_update(update, args.reason)

@@ -13,7 +13,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from adapters.woocommerce import WooCommerceClient
-from canonical.keys import order_workflow_id, return_reference
+from canonical.keys import order_workflow_id, return_reference, return_workflow_id
 from canonical.returns import ReturnLine
 from config import Settings
 from workflows import search_attributes as sa
@@ -65,14 +65,14 @@ async def authorise_return(
                            original_shipment_id=first["shipment_id"], needs_approval=value > policy.approval_above,
                            refund_payment=policy.refund_payment, receive_window=policy.receive_window,
                            poll_interval=policy.poll_interval),
-            id=f"return-{rma}",
+            id=return_workflow_id(rma),
             task_queue=settings.temporal.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             static_summary=f"Return {rma} of order #{order.number} ({store_id})",
         )  # fmt: skip
     except WorkflowAlreadyStartedError:
         raise ReturnRefused(f"{rma} was just created by someone else; try again") from None
-    return AuthorisedReturn(rma=rma, workflow_id=f"return-{rma}", needs_approval=value > policy.approval_above)
+    return AuthorisedReturn(rma=rma, workflow_id=return_workflow_id(rma), needs_approval=value > policy.approval_above)
 
 
 async def _shipped(client: Client, store_id: str, order_id: str) -> dict[str, dict]:

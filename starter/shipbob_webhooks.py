@@ -1,4 +1,4 @@
-"""`POST /webhooks/shipbob`: 3PL shipment events, verified per Standard Webhooks, handed to the order's run.
+"""`POST /webhooks/shipbob`: 3PL shipment and return events, verified per Standard Webhooks, handed to their run.
 
 ShipBob retries a failed delivery for about a day and may deliver twice or out of order:
 we dedupe by `webhook-id` once the run has the news, and the run ignores stale states. A
@@ -15,12 +15,16 @@ from starlette.responses import JSONResponse
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from adapters.shipbob_mapping import InvalidShipBobPayload, order_reference_of, shipment_from_webhook
-from canonical.keys import order_of_fulfilment_reference, order_workflow_id
+from adapters.shipbob_mapping import (
+    InvalidShipBobPayload,
+    order_reference_of,
+    return_reference_of,
+    shipment_from_webhook,
+)
+from canonical.keys import order_of_fulfilment_reference, order_workflow_id, return_workflow_id
 from config import Settings
 from starter.http import BodyTooLarge, read_body, refuse
 from workflows.order_messages import ShipmentNews
-from workflows.order_to_cash import OrderToCashWorkflow
 
 log = logging.getLogger("retail-sync.starter")
 
@@ -31,6 +35,7 @@ SHIPMENT_TOPICS = {
     "order.shipment.on_hold",
     "order.shipment.cancelled",
 }
+RETURN_TOPICS = {"return.created", "return.updated", "return.completed"}
 REMEMBERED_DELIVERIES = 10_000
 
 
@@ -70,21 +75,22 @@ def shipbob_webhook_handler(settings: Settings, client: Callable[[], Client]):
         if delivery_id in seen:
             return JSONResponse({"status": "duplicate delivery", "webhook_id": delivery_id})
         topic = request.headers.get("x-webhook-topic", "")
-        if topic not in SHIPMENT_TOPICS:
+        if topic not in SHIPMENT_TOPICS | RETURN_TOPICS:
             return JSONResponse({"status": "ignored", "reason": f"topic {topic or '(none)'} is not handled"})
         try:
             payload = json.loads(body)
-            news = ShipmentNews(reference=order_reference_of(payload) or "", shipment=shipment_from_webhook(payload))
+            if topic in RETURN_TOPICS:
+                workflow_id, signal, argument = _return_run(payload)
+            else:
+                workflow_id, signal, argument = _order_run(payload)
         except json.JSONDecodeError as err:
             return refuse(400, f"malformed JSON: {err}")
         except InvalidShipBobPayload as err:
-            return refuse(400, f"not a shipment payload: {err}")
-        order = order_of_fulfilment_reference(news.reference)
-        if order is None:
-            return JSONResponse({"status": "ignored", "reason": f"reference {news.reference!r} is not ours"})
-        workflow_id = order_workflow_id(*order)
+            return refuse(400, f"not a {'return' if topic in RETURN_TOPICS else 'shipment'} payload: {err}")
+        if workflow_id is None:
+            return JSONResponse({"status": "ignored", "reason": "the reference is not one of ours"})
         try:
-            await client().get_workflow_handle(workflow_id).signal(OrderToCashWorkflow.shipment_changed, news)
+            await client().get_workflow_handle(workflow_id).signal(signal, *argument)
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:
                 log.info("3PL event %s for %s: the order run is not running", delivery_id, workflow_id)
@@ -95,3 +101,18 @@ def shipbob_webhook_handler(settings: Settings, client: Callable[[], Client]):
         return JSONResponse({"status": "accepted", "workflow_id": workflow_id}, status_code=202)
 
     return shipbob_webhook
+
+
+def _order_run(payload: object) -> tuple[str | None, str, list]:
+    """A shipment event goes, with the shipment, to the run of the order its reference names."""
+    news = ShipmentNews(reference=order_reference_of(payload) or "", shipment=shipment_from_webhook(payload))
+    order = order_of_fulfilment_reference(news.reference)
+    return (order_workflow_id(*order) if order else None), "shipment_changed", [news]
+
+
+def _return_run(payload: object) -> tuple[str | None, str, list]:
+    """A return event is a hint to the RMA's run, which reads the return itself (SKUs need the adapter)."""
+    reference = return_reference_of(payload)
+    if not reference:
+        raise InvalidShipBobPayload("no reference_id")
+    return (return_workflow_id(reference) if reference.startswith("RMA-") else None), "parcel_news", []

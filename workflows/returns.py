@@ -56,7 +56,7 @@ class ReturnWorkflow:
         self._parked_reason = ""
         self._decision = ""  # approve | reject | cancel | retry
         self._threepl: ThreePLReturn | None = None
-        self._news = False
+        self._news = False  # the 3PL said something changed: read the return now
 
     @workflow.run
     async def run(self, run: ReturnRunInput) -> ReturnOutcome:
@@ -111,9 +111,10 @@ class ReturnWorkflow:
                 await workflow.wait_condition(lambda: self._news, timeout=min(left, self._run.poll_interval),
                                               timeout_summary="3PL return poll")  # fmt: skip
             except TimeoutError:
-                polled = await self._step("awaiting_parcel", ReturnActivities.get_3pl_return, self._run.rma)
-                if polled:
-                    self._threepl = polled
+                pass  # no webhook for a while: read it anyway (one may have been lost)
+            polled = await self._step("awaiting_parcel", ReturnActivities.get_3pl_return, self._run.rma)
+            if polled and polled is not True:
+                self._threepl = polled
         return True
 
     async def _refund(self, received: list[ProcessedItem]) -> RefundOutcome | None:
@@ -151,12 +152,10 @@ class ReturnWorkflow:
     # -- messages -------------------------------------------------------------
 
     @workflow.signal
-    def return_changed(self, news: ThreePLReturn) -> None:
-        """A 3PL return webhook; stale news (an earlier status) is ignored."""
-        order = list(ReturnStatus)
-        if self._threepl is None or order.index(news.status) >= order.index(self._threepl.status):
-            self._threepl = news
-            self._news = True
+    def parcel_news(self) -> None:
+        """A 3PL return webhook. It is only a hint: the run reads the return itself, so duplicates and
+        out-of-order deliveries cannot confuse it, and SKUs come from the adapter's own mapping."""
+        self._news = True
 
     @workflow.update
     def approve(self) -> str:
