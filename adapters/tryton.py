@@ -6,13 +6,25 @@ response, or two workers racing, therefore end on the same single sale.
 """
 from decimal import Decimal
 
-from adapters.erp import ErpCustomer, ErpInvoice, ErpShipment, SalesOrder, SalesOrderState
+from adapters.erp import (
+    ErpCreditNote,
+    ErpCustomer,
+    ErpInvoice,
+    ErpReturn,
+    ErpShipment,
+    SalesOrder,
+    SalesOrderState,
+)
 from adapters.errors import BusinessError
+from adapters.tryton_credit_notes import post_credit_note
 from adapters.tryton_invoicing import invoice_sale
+from adapters.tryton_returns import create_return, receive_return
 from adapters.tryton_rpc import SYSTEM, TrytonRpc, TrytonUserError
 from adapters.tryton_shipping import ship_sale
+from adapters.tryton_workflow import confirm_sale, ignore_exceptions
 from canonical import Address, Customer, Money, Order, Payment, TaxAmount
 from canonical.fulfilment import FulfilmentLine
+from canonical.returns import ProcessedItem, RefundLine, ReturnLine
 from config import ErpSettings
 
 PRICE_DIGITS = Decimal("0.0001")  # sale.line unit_price precision
@@ -79,7 +91,7 @@ class TrytonErp:
                 if "web ID" not in error.message or "unique" not in error.message:
                     raise
                 sale_id = await self._find_sale(key)
-        await self._confirm(sale_id)
+        await confirm_sale(self._rpc, sale_id)
         return await self._read_sale(key, sale_id)
 
     async def get_sales_order(self, key: str) -> SalesOrder | None:
@@ -119,6 +131,19 @@ class TrytonErp:
         """Post the sale's invoice and pay it with the store's payment, whose transaction id the payment keeps."""
         return await invoice_sale(self._rpc, await self._existing_sale(key), payment, amount)
 
+    async def create_return(self, key: str, rma: str, lines: list[ReturnLine]) -> ErpReturn:
+        """A confirmed return sale of `lines` referenced `rma`: Tryton then awaits the units and drafts the credit."""
+        return await create_return(self._rpc, await self._existing_sale(key), rma, lines)
+
+    async def receive_return(self, rma: str, received: list[ProcessedItem]) -> ErpReturn:
+        """Receive what the warehouse processed: restocked units into storage, the rest into waste locations."""
+        return await receive_return(self._rpc, rma, received)
+
+    async def post_credit_note(self, key: str, refund_key: str, lines: list[RefundLine], reason: str) -> ErpCreditNote:
+        """A posted credit note for exactly the refunded lines, with the refund's key as its reference."""
+        sale_id = await self._existing_sale(key)
+        return await post_credit_note(self._rpc, self._settings, sale_id, refund_key, lines, reason)
+
     async def _undo_confirmed_sale(self, sale: dict) -> None:
         shipments, invoices = sale["shipments."], sale["invoices."]
         if any(s["state"] in SHIPPED for s in shipments):
@@ -135,32 +160,9 @@ class TrytonErp:
             await self._rpc.call("account.invoice", "cancel", open_invoices)
         (states,) = await self._rpc.call("sale.sale", "read", [sale["id"]], ["invoice_state", "shipment_state"])
         if states["invoice_state"] == "exception":
-            await self._ignore_exceptions(sale["id"], "sale.handle.invoice.exception", "invoices")
+            await ignore_exceptions(self._rpc, sale["id"], "sale.handle.invoice.exception", "invoices")
         if states["shipment_state"] == "exception":
-            await self._ignore_exceptions(sale["id"], "sale.handle.shipment.exception", "moves")
-
-    async def _ignore_exceptions(self, sale_id: int, wizard: str, kind: str) -> None:
-        """Accept every cancelled document instead of recreating it, as the handle-exception wizard allows."""
-        ask = await self._rpc.run_wizard(wizard, "ask", {}, model="sale.sale", ids=[sale_id])
-        pending = ask["view"]["defaults"][f"domain_{kind}"]
-        answer = {"ask": {f"domain_{kind}": pending, f"ignore_{kind}": pending, f"recreate_{kind}": []}}
-        await self._rpc.run_wizard(wizard, "handle", answer, model="sale.sale", ids=[sale_id])
-
-    async def _confirm(self, sale_id: int) -> None:
-        """Quote then confirm, from wherever the sale stands; another worker may be doing the same."""
-        transitions = {"draft": ("quote", "quotation"), "quotation": ("confirm", "confirmed")}
-        (sale,) = await self._rpc.call("sale.sale", "read", [sale_id], ["state"])
-        state = sale["state"]
-        while state in transitions:
-            method, next_state = transitions[state]
-            try:
-                await self._rpc.call("sale.sale", method, [sale_id])
-                state = next_state
-            except TrytonUserError:
-                (sale,) = await self._rpc.call("sale.sale", "read", [sale_id], ["state"])
-                if sale["state"] == state:
-                    raise
-                state = sale["state"]
+            await ignore_exceptions(self._rpc, sale["id"], "sale.handle.shipment.exception", "moves")
 
     async def _sale_values(self, key: str, order: Order, customer: ErpCustomer) -> dict:
         (party,) = await self._rpc.call("party.party", "read", [int(customer.customer_ref)], ["customer_payment_term"])

@@ -9,6 +9,7 @@ import datetime as dt
 from adapters.erp import ErpInvoice, InvoiceState
 from adapters.errors import BusinessError
 from adapters.tryton_rpc import SYSTEM, TrytonRpc
+from adapters.tryton_workflow import post_invoice
 from canonical import Money, Payment
 
 PAYMENT_METHOD = "Web shop payments"
@@ -25,7 +26,7 @@ async def invoice_sale(rpc: TrytonRpc, sale_id: int, payment: Payment, amount: M
             SYSTEM, f"Payment in {amount.currency} for invoice {_name(invoice)} in {invoice['currency.']['code']}"
         )
     if invoice["state"] in UNPOSTED:
-        await rpc.call("account.invoice", "post", [invoice["id"]])
+        await post_invoice(rpc, invoice["id"])
         invoice = await _read(rpc, invoice["id"])
     if invoice["state"] == "posted":
         await _pay(rpc, invoice, payment, amount)

@@ -20,7 +20,14 @@ SYSTEM = "tryton"
 
 
 class TrytonUserError(BusinessError):
-    """Tryton refused the data (validation, constraint, workflow): `message` is its readable text."""
+    """Tryton refused the data (validation, constraint, workflow): `message` is its readable text.
+
+    For a warning, `warning` is the key a user acknowledges (`res.user.warning.skip`) before retrying.
+    """
+
+    def __init__(self, system: str, message: str, *, warning: str | None = None, **kw) -> None:
+        super().__init__(system, message, **kw)
+        self.warning = warning
 
 
 def _encode(value: Any) -> Any:
@@ -68,7 +75,7 @@ def _rpc_error(method: str, error: Any) -> NonRetryableError | RetryableError:
         message, description = args[0], args[1]
         return TrytonUserError(SYSTEM, f"{message} {description}".strip(), code=kind)
     if kind == "UserWarning":
-        return TrytonUserError(SYSTEM, f"{args[1]} {args[2]}".strip(), code=kind)
+        return TrytonUserError(SYSTEM, f"{args[1]} {args[2]}".strip(), code=kind, warning=args[0])
     if kind == "ConcurrencyException":
         return RetryableError(SYSTEM, f"{method}: {args}", code=kind)
     if "database is locked" in kind:

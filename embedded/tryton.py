@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 
 from adapters.tryton_invoicing import PAYMENT_METHOD
+from adapters.tryton_returns import QUARANTINE_LOCATION
 from config import ErpSettings
 from embedded import countries, demo_catalog, tryton_bootstrap
 from embedded.processes import ChildProcess, free_port
@@ -61,6 +62,7 @@ def _bootstrap_input() -> str:
             "password": settings.password.get_secret_value(),
             "web_shop": settings.web_shop,
             "payment_method": PAYMENT_METHOD,
+            "quarantine_location": QUARANTINE_LOCATION,
         }
     )
 

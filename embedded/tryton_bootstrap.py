@@ -57,6 +57,7 @@ def main(config_file: str, database: str, settings: dict) -> None:
     goods = create_catalogue(categories)
     create_services(categories[""])
     stock_goods(goods)
+    create_waste_locations(settings["quarantine_location"])
     create_user(company, "retail-sync integration", settings["user"], settings["password"], INTEGRATION_GROUPS)
     create_user(company, "Catalogue manager", *CATALOGUE_MANAGER, CATALOGUE_GROUPS)
     create_web_shop(company, eur, settings["web_shop"])
@@ -246,6 +247,19 @@ def stock_goods(goods: list) -> None:
     for product, quantity in goods:
         inventory.lines.new(product=product, quantity=float(quantity))
     inventory.click("confirm")
+
+
+def create_waste_locations(quarantine_code: str) -> None:
+    """Returned units that are not resold: scrapped ones go to Lost and Found, held ones to Quarantine.
+
+    Tryton only lets a customer return put units away outside storage into the warehouse's waste locations.
+    """
+    Location = Model.get("stock.location")
+    (warehouse,) = Location.find([("type", "=", "warehouse")])
+    quarantine = Location(name="Quarantine", code=quarantine_code, type="lost_found")
+    quarantine.save()
+    warehouse.waste_locations.extend([Location(warehouse.lost_found_location.id), Location(quarantine.id)])
+    warehouse.save()
 
 
 def create_user(company, name: str, login: str, password: str, group_names: tuple[str, ...]) -> None:
