@@ -82,6 +82,18 @@ class Shopper:
                 "manage_stock": True, "stock_quantity": stock}  # fmt: skip
         return await self._send("POST", "products", body)
 
+    async def refund_line(self, order_id: int | str, line_item: dict[str, Any], quantity: int,
+                          reason: str = "Damaged in transit") -> dict[str, Any]:  # fmt: skip
+        """The merchant refunds `quantity` of one order line in the admin: its share of the total and of each tax."""
+        share = Decimal(quantity) / Decimal(line_item["quantity"])
+        taxes = [{"id": tax["id"], "refund_total": str((Decimal(tax["total"]) * share).quantize(Decimal("0.01")))}
+                 for tax in line_item["taxes"] if tax.get("total")]  # fmt: skip
+        body = {"reason": reason, "api_refund": False, "line_items": [{
+            "id": line_item["id"], "quantity": quantity,
+            "refund_total": str((Decimal(line_item["total"]) * share).quantize(Decimal("0.01"))),
+            "refund_tax": taxes}]}  # fmt: skip
+        return await self._send("POST", f"orders/{order_id}/refunds", body)
+
     async def edit_webhook(self, webhook_id: str | int, **fields: str) -> dict[str, Any]:
         """The merchant edits a webhook in WooCommerce → Settings → Advanced → Webhooks."""
         return await self._send("PUT", f"webhooks/{webhook_id}", fields)

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
+import httpx
 import pytest_asyncio
 from pydantic import SecretStr
 from temporalio.client import Client
@@ -14,10 +15,10 @@ from adapters.shipbob import ShipBobClient
 from adapters.tryton import TrytonErp
 from adapters.tryton_rpc import TrytonRpc
 from adapters.woocommerce import WooCommerceClient
-from config import ErpSettings, OrderPolicy, Settings, StoreSettings, TemporalSettings, ThreePLSettings
+from config import ErpSettings, OrderPolicy, ReturnPolicy, Settings, StoreSettings, TemporalSettings, ThreePLSettings
 from sandbox.shipbob.config import DEMO_CHANNEL_ID, DEMO_TOKEN, ShipBobConfig
 from sandbox.shipbob.server import run_shipbob_sandbox
-from sandbox.shipbob.warehouse import Warehouse
+from sandbox.shipbob.warehouse import ORDER_TOPICS, RETURN_TOPICS, Warehouse
 from sandbox.woocommerce.config import DEMO_KEY, SandboxConfig
 from sandbox.woocommerce.server import run_woocommerce_sandbox
 from sandbox.woocommerce.shopper import Shopper
@@ -46,6 +47,7 @@ class OrderStack:
     threepl: ShipBobClient
     erp: TrytonRpc  # to read what really happened in Tryton
     erp_catalogue: TrytonRpc  # the merchant's catalogue manager, who adds products
+    store_control: httpx.AsyncClient  # the sandbox store's /__sandbox/ controls (faults, gateways)
 
 
 @pytest_asyncio.fixture(scope="session")
@@ -66,6 +68,7 @@ async def order_stack(dev_server, tryton_server):
                                     channel_id=str(DEMO_CHANNEL_ID), webhook_secret=SecretStr(THREEPL_SECRET)),
             orders=OrderPolicy(payment_window=timedelta(hours=1), shipment_poll_interval=POLL_INTERVAL,
                                route_by_stock=True),
+            returns=ReturnPolicy(poll_interval=POLL_INTERVAL),
         )  # fmt: skip
         stores = StoreDirectory(settings.stores)
         erp = TrytonErp(settings.erp)
@@ -74,6 +77,7 @@ async def order_stack(dev_server, tryton_server):
         catalogue = _rpc(tryton_server.catalogue_manager)
         shopper = Shopper(sandbox.url, DEMO_KEY.consumer_key, DEMO_KEY.consumer_secret)
         warehouse = Warehouse(shipbob.url, DEMO_TOKEN.token, DEMO_CHANNEL_ID)
+        store_control = httpx.AsyncClient(base_url=f"{sandbox.url}/__sandbox/")
         worker = build_worker(dev_server.client, settings, stores, erp, threepl)
         try:
             async with worker, serve(create_app(settings, dev_server.client)) as starter_url:
@@ -81,11 +85,12 @@ async def order_stack(dev_server, tryton_server):
                 for topic in ("order.created", "order.updated"):
                     await woo.create_webhook(f"retail-sync {topic}", topic,
                                              f"{starter_url}/webhooks/woocommerce/{STORE_ID}", WEBHOOK_SECRET)  # fmt: skip
-                await warehouse.subscribe(f"{starter_url}/webhooks/shipbob", THREEPL_SECRET)
+                await warehouse.subscribe(f"{starter_url}/webhooks/shipbob", THREEPL_SECRET,
+                                          ORDER_TOPICS + RETURN_TOPICS)  # fmt: skip
                 yield OrderStack(settings, dev_server.client, starter_url, woo, shopper, warehouse, threepl, reader,
-                                 catalogue)  # fmt: skip
+                                 catalogue, store_control)  # fmt: skip
         finally:
-            for resource in (shopper, warehouse, reader, catalogue, erp, threepl, stores):
+            for resource in (shopper, warehouse, reader, catalogue, erp, threepl, stores, store_control):
                 await resource.aclose()
 
 

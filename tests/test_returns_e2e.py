@@ -1,0 +1,160 @@
+"""Returns and refunds end to end: store ↔ Temporal ↔ Tryton ↔ ShipBob sandbox, every refund exactly once."""
+import asyncio
+import json
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from canonical.keys import refund_key, refund_workflow_id
+from canonical.returns import RefundLine, RefundRequest, ReturnLine
+from starter.returns import ReturnRefused, authorise_return
+from starter.signatures import woocommerce_signature
+from tests.factories import eur
+from tests.plugins.stack import STORE_ID, WEBHOOK_SECRET, OrderStack, reach
+from tests.plugins.temporal import eventually
+from tests.test_fulfilment_e2e import finished, shipments_of
+from workflows.order_messages import OrderStage
+from workflows.refund import RefundRunInput, RefundWorkflow
+from workflows.returns import ReturnWorkflow
+
+CENT = Decimal("0.01")
+
+
+async def shipped_order(stack: OrderStack, lines: list[tuple[str, int]]) -> dict:
+    """A paid order that shipped, completed and was invoiced: what returns and refunds start from."""
+    order = await stack.shopper.place_order(lines, paid=True, customer="lukasz")
+    await reach(stack, order["id"], OrderStage.AWAITING_SHIPMENT)
+    for shipment in await shipments_of(stack, order["id"]):
+        await stack.warehouse.ship(shipment["id"])
+    assert (await finished(stack, order["id"])).stage == OrderStage.COMPLETED
+    return await stack.shopper.get_order(order["id"])
+
+
+async def credit_notes(stack: OrderStack, order_id) -> list[dict]:
+    """Posted credit notes booked for the order's refunds (their reference is the refund key)."""
+    return await stack.erp.call(
+        "account.invoice", "search_read",
+        [("reference", "like", f"{STORE_ID}:{order_id}:refund:%"), ("state", "in", ["posted", "paid"])],
+        0, None, None, ["state", "total_amount", "untaxed_amount", "tax_amount", "reference"],
+    )  # fmt: skip
+
+
+async def test_merchant_partial_refund_reaches_the_erp_once(order_stack: OrderStack):
+    order = await shipped_order(order_stack, [("TEE-CLASSIC", 2), ("BOOK-COFFEE", 1)])
+    tee = next(line for line in order["line_items"] if line["sku"] == "TEE-CLASSIC")
+
+    await order_stack.shopper.refund_line(order["id"], tee, 1)
+    refunded = await order_stack.shopper.get_order(order["id"])
+    body = json.dumps(refunded).encode()
+    headers = {"Content-Type": "application/json", "X-WC-Webhook-Topic": "order.updated",
+               "X-WC-Webhook-Signature": woocommerce_signature(body, WEBHOOK_SECRET)}  # fmt: skip
+    async with httpx.AsyncClient() as http:
+        for _ in range(3):  # the same order.updated, delivered three times
+            await http.post(f"{order_stack.starter_url}/webhooks/woocommerce/{STORE_ID}", content=body, headers=headers)
+
+    (note,) = await eventually(lambda: credit_notes(order_stack, order["id"]), bool, 120)
+    assert note["untaxed_amount"] == Decimal("-20.00") and note["tax_amount"] == Decimal("-4.00")
+    await asyncio.sleep(2)
+    assert len(await credit_notes(order_stack, order["id"])) == 1
+
+
+async def test_rma_for_one_of_two_units_is_received_restocked_refunded_and_credited_once(order_stack: OrderStack):
+    order = await shipped_order(order_stack, [("TEE-CLASSIC", 2)])
+    tee = next(line for line in order["line_items"] if line["sku"] == "TEE-CLASSIC")
+    stock_before = (await order_stack.shopper._send("GET", "products", params={"sku": "TEE-CLASSIC"}))[0]
+
+    authorised = await authorise_return(order_stack.client, order_stack.settings, STORE_ID, str(order["id"]),
+                                        [ReturnLine(sku="TEE-CLASSIC", quantity=Decimal(1), reason="too small")])
+    (expected,) = await eventually(lambda: order_stack.warehouse.returns(authorised.rma), bool, 60)
+    await order_stack.warehouse.quirks(duplicate_deliveries=True)
+    try:
+        await order_stack.warehouse.receive_return(expected["id"], [("TEE-CLASSIC", 1, "Restock")])
+        handle = order_stack.client.get_workflow_handle_for(ReturnWorkflow.run, authorised.workflow_id)
+        outcome = await asyncio.wait_for(handle.result(), 180)
+    finally:
+        await order_stack.warehouse.quirks(duplicate_deliveries=False)
+
+    assert outcome.stage == "completed" and outcome.refund and outcome.refund.refund_id
+    refunds = await order_stack.store.list_refunds(order["id"])
+    assert len(refunds) == 1
+    (line,) = refunds[0].lines
+    assert (line.line_id, line.quantity, line.amount) == (str(tee["id"]), Decimal(1), eur("20.00"))
+    assert [(t.rate_id, t.amount) for t in line.taxes] == [(str(tee["taxes"][0]["id"]), eur("4.00"))]
+    stock_after = (await order_stack.shopper._send("GET", "products", params={"sku": "TEE-CLASSIC"}))[0]
+    assert stock_after["stock_quantity"] == stock_before["stock_quantity"] + 1
+    assert len(await credit_notes(order_stack, order["id"])) == 1
+
+
+async def test_over_return_is_refused_before_anything_exists(order_stack: OrderStack):
+    order = await shipped_order(order_stack, [("MUG-CERAMIC", 1)])
+    with pytest.raises(ReturnRefused, match="MUG-CERAMIC: 2 asked, 1 shipped and not yet returned"):
+        await authorise_return(order_stack.client, order_stack.settings, STORE_ID, str(order["id"]),
+                               [ReturnLine(sku="MUG-CERAMIC", quantity=Decimal(2))])  # fmt: skip
+
+
+async def operator_refund(stack: OrderStack, order: dict, refund_of: str, *, gateway: bool) -> RefundRequest:
+    """An operator refunds one Classic Tee: its unit price and its taxes, as the store charged them."""
+    line = next(line for line in (await stack.store.get_order(order["id"])).lines if line.sku == "TEE-CLASSIC")
+    per_unit = Decimal(1) / line.quantity
+    refund_line = RefundLine(
+        line_id=line.line_id, sku=line.sku, quantity=Decimal(1),
+        amount=eur(str((line.total.amount * per_unit).quantize(CENT))),
+        taxes=tuple(tax.model_copy(update={"amount": eur(str((tax.amount.amount * per_unit).quantize(CENT)))})
+                    for tax in line.taxes),
+    )  # fmt: skip
+    total = refund_line.amount.amount + sum((tax.amount.amount for tax in refund_line.taxes), Decimal(0))
+    return RefundRequest(key=refund_key(STORE_ID, str(order["id"]), refund_of), store_id=STORE_ID,
+                         order_id=str(order["id"]), reason="goodwill", lines=(refund_line,), amount=eur(str(total)),
+                         refund_payment=gateway, restock=False)  # fmt: skip
+
+
+async def start_refund(stack: OrderStack, request: RefundRequest, refund_of: str):
+    return await stack.client.start_workflow(
+        RefundWorkflow.run, RefundRunInput(store_id=STORE_ID, order_id=request.order_id, request=request),
+        id=refund_workflow_id(STORE_ID, request.order_id, refund_of), task_queue=stack.settings.temporal.task_queue,
+    )  # fmt: skip
+
+
+async def test_a_lost_refund_response_never_refunds_twice(order_stack: OrderStack):
+    order = await shipped_order(order_stack, [("TEE-CLASSIC", 1)])
+    dropped = await order_stack.store_control.post("faults", json={
+        "drop_response_after_commit": True, "path_prefix": f"/wp-json/wc/v3/orders/{order['id']}/refunds",
+        "method": "POST", "count": 1})  # fmt: skip
+    assert dropped.is_success
+    handle = await start_refund(order_stack, await operator_refund(order_stack, order, "op-1", gateway=True),
+                                "op-1")  # fmt: skip
+    outcome = await asyncio.wait_for(handle.result(), 120)
+    assert outcome.credit_note
+    assert len(await order_stack.store.list_refunds(order["id"])) == 1
+    assert len(await credit_notes(order_stack, order["id"])) == 1
+
+
+async def test_gateway_refusal_parks_and_an_operator_records_it_without_the_gateway(order_stack: OrderStack):
+    order = await shipped_order(order_stack, [("TEE-CLASSIC", 1)])
+    refusing = await order_stack.store_control.post("gateway", json={"method": "stripe",
+                                                                    "refuse": "Card issuer declined the refund"})
+    assert refusing.is_success
+    try:
+        handle = await start_refund(order_stack, await operator_refund(order_stack, order, "op-2", gateway=True), "op-2")  # fmt: skip
+        await eventually(lambda: handle.query(RefundWorkflow.stage), lambda stage: stage == "parked", 60)
+        assert "Card issuer declined the refund" in await handle.query(RefundWorkflow.parked_reason)
+        assert await order_stack.store.list_refunds(order["id"]) == []
+        await handle.execute_update(RefundWorkflow.retry, False)
+        outcome = await asyncio.wait_for(handle.result(), 120)
+    finally:
+        await order_stack.store_control.delete("gateway")
+    (refund,) = await order_stack.store.list_refunds(order["id"])
+    assert refund.refunded_payment is False and outcome.credit_note
+
+
+async def test_over_refund_is_refused_before_anything_is_written(order_stack: OrderStack):
+    order = await shipped_order(order_stack, [("TEE-CLASSIC", 1)])
+    request = (await operator_refund(order_stack, order, "op-3", gateway=False)).model_copy(
+        update={"amount": eur("500.00")})
+    handle = await start_refund(order_stack, request, "op-3")
+    await eventually(lambda: handle.query(RefundWorkflow.stage), lambda stage: stage == "parked", 60)
+    total = (await order_stack.shopper.get_order(order["id"]))["total"]
+    assert f"more than the {total} EUR still refundable" in await handle.query(RefundWorkflow.parked_reason)
+    assert await order_stack.store.list_refunds(order["id"]) == []
+    await handle.execute_update(RefundWorkflow.cancel, "typo")
