@@ -16,7 +16,7 @@ from adapters.tryton import TrytonErp
 from adapters.tryton_rpc import TrytonRpc
 from adapters.woocommerce import WooCommerceClient
 from config import ErpSettings, OrderPolicy, ReturnPolicy, Settings, StoreSettings, TemporalSettings, ThreePLSettings
-from sandbox.shipbob.config import DEMO_CHANNEL_ID, DEMO_TOKEN, ShipBobConfig
+from sandbox.shipbob.config import DEMO_CHANNEL_ID, DEMO_TOKEN, ApiToken, ShipBobConfig
 from sandbox.shipbob.server import run_shipbob_sandbox
 from sandbox.shipbob.warehouse import ORDER_TOPICS, RETURN_TOPICS, Warehouse
 from sandbox.woocommerce.config import DEMO_KEY, SandboxConfig
@@ -34,6 +34,7 @@ STORE_ID = "e2e"
 WEBHOOK_SECRET = "e2e-webhook-secret"
 THREEPL_SECRET = "whsec_" + base64.b64encode(b"e2e-shipbob-webhook-secret-0123").decode()
 POLL_INTERVAL = timedelta(seconds=3)
+WAREHOUSE_TOKEN = ApiToken(token="pat_sandbox_e2e_warehouse_floor_0001")
 
 
 @dataclass
@@ -52,7 +53,10 @@ class OrderStack:
 
 @pytest_asyncio.fixture(scope="session")
 async def order_stack(dev_server, tryton_server):
-    shipbob_config = ShipBobConfig(webhook_retry_factor=0.001, simulation_minute_s=0.01, out_of_order_hold_s=0.3)
+    # The suite's many short-polling runs share one account: a higher limit keeps the tests quick (the 150/min
+    # limit itself is tested on its own sandbox), and the warehouse floor uses a token of its own.
+    shipbob_config = ShipBobConfig(webhook_retry_factor=0.001, simulation_minute_s=0.01, out_of_order_hold_s=0.3,
+                                   tokens=[DEMO_TOKEN, WAREHOUSE_TOKEN], rate_limit=600)  # fmt: skip
     async with (
         run_woocommerce_sandbox(SandboxConfig(webhook_delay_s=0.05)) as sandbox,
         run_shipbob_sandbox(shipbob_config) as shipbob,
@@ -65,7 +69,8 @@ async def order_stack(dev_server, tryton_server):
             stores=[store],
             erp=tryton_server.settings,
             threepl=ThreePLSettings(url=shipbob.url, token=SecretStr(DEMO_TOKEN.token),
-                                    channel_id=str(DEMO_CHANNEL_ID), webhook_secret=SecretStr(THREEPL_SECRET)),
+                                    channel_id=str(DEMO_CHANNEL_ID), webhook_secret=SecretStr(THREEPL_SECRET),
+                                    requests_per_minute=600),
             orders=OrderPolicy(payment_window=timedelta(hours=1), shipment_poll_interval=POLL_INTERVAL,
                                route_by_stock=True),
             returns=ReturnPolicy(poll_interval=POLL_INTERVAL),
@@ -76,7 +81,7 @@ async def order_stack(dev_server, tryton_server):
         reader = _rpc(settings.erp)
         catalogue = _rpc(tryton_server.catalogue_manager)
         shopper = Shopper(sandbox.url, DEMO_KEY.consumer_key, DEMO_KEY.consumer_secret)
-        warehouse = Warehouse(shipbob.url, DEMO_TOKEN.token, DEMO_CHANNEL_ID)
+        warehouse = Warehouse(shipbob.url, WAREHOUSE_TOKEN.token, DEMO_CHANNEL_ID)
         store_control = httpx.AsyncClient(base_url=f"{sandbox.url}/__sandbox/")
         worker = build_worker(dev_server.client, settings, stores, erp, threepl)
         try:
