@@ -13,8 +13,9 @@ from enum import Enum
 from typing import TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
+
+from workflows.steps import failure_reason, step_options
 
 with workflow.unsafe.imports_passed_through():
     from activities.fulfilment import FulfilmentActivities, InvoiceRequest, ShipmentOfOrder
@@ -41,11 +42,6 @@ with workflow.unsafe.imports_passed_through():
 
 T = TypeVar("T")
 
-# Transient outages are retried with backoff for up to a day; then the step parks for an operator.
-STEP_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=5)
-)
-STEP_DEADLINE = timedelta(hours=24)
 STORE_CALL_TIMEOUT = timedelta(seconds=90)
 ERP_CALL_TIMEOUT = timedelta(minutes=3)
 THREEPL_CALL_TIMEOUT = timedelta(seconds=90)
@@ -552,30 +548,12 @@ _SKIPPED = object()
 
 
 def _erp_call(summary: str) -> dict:
-    return _step_options(summary, ERP_CALL_TIMEOUT)
+    return step_options(summary, ERP_CALL_TIMEOUT)
 
 
 def _store_call(summary: str) -> dict:
-    return _step_options(summary, STORE_CALL_TIMEOUT)
+    return step_options(summary, STORE_CALL_TIMEOUT)
 
 
 def _threepl_call(summary: str) -> dict:
-    return _step_options(summary, THREEPL_CALL_TIMEOUT)
-
-
-def _step_options(summary: str, attempt_timeout: timedelta) -> dict:
-    """Each attempt has its own timeout; the step as a whole gets a day of retries before it parks."""
-    return dict(
-        start_to_close_timeout=attempt_timeout,
-        schedule_to_close_timeout=STEP_DEADLINE,
-        retry_policy=STEP_RETRY,
-        summary=summary,
-    )
-
-
-def failure_reason(err: ActivityError) -> str:
-    """The adapter's own words (e.g. "Unknown SKU 'X' on line 2"), not Temporal's wrapper text."""
-    cause = err.cause
-    if isinstance(cause, ApplicationError):
-        return cause.message
-    return str(cause or err)
+    return step_options(summary, THREEPL_CALL_TIMEOUT)

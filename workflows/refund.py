@@ -9,24 +9,16 @@ activity looks for the key before every attempt, so a lost response never refund
 → post the ERP credit note. A gateway that refuses parks the run; an operator may retry,
 also without the gateway (`retry` with `refund_payment=False`: recorded, money moved elsewhere).
 """
-from datetime import timedelta
-
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
+
+from workflows.steps import failure_reason, step_options
 
 with workflow.unsafe.imports_passed_through():
     from activities.refunds import CreditNoteRequest, RefundActivities, StoreRefundRef
     from canonical.returns import Refund, RefundRequest
     from workflows import search_attributes as sa
-    from workflows.order_to_cash import failure_reason
-
-STEP_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=5)
-)
-STEP_DEADLINE = timedelta(hours=24)
-
 
 class RefundRunInput(BaseModel):
     store_id: str
@@ -58,7 +50,7 @@ class RefundWorkflow:
             refund = await self._step("reading_store_refund", lambda: workflow.execute_activity_method(
                 RefundActivities.read_store_refund,
                 StoreRefundRef(store_id=run.store_id, order_id=run.order_id, refund_id=run.store_refund_id or ""),
-                **_options("Read the merchant's refund"),
+                **step_options("Read the merchant's refund"),
             ))  # fmt: skip
             if refund is None:
                 return self._finish(RefundOutcome(note="given up by an operator"))
@@ -71,7 +63,7 @@ class RefundWorkflow:
         credit = await self._step("posting_credit_note", lambda: workflow.execute_activity_method(
             RefundActivities.post_credit_note,
             CreditNoteRequest(store_id=run.store_id, order_id=run.order_id, refund=refund),
-            **_options("Post the ERP credit note"),
+            **step_options("Post the ERP credit note"),
         ))  # fmt: skip
         note = "" if credit is not None else "credit note given up by an operator"
         return self._finish(RefundOutcome(refund_id=refund.refund_id, credit_note=credit.number if credit else "",
@@ -80,7 +72,7 @@ class RefundWorkflow:
     async def _create_store_refund(self, request: RefundRequest) -> Refund | None:
         async def create():
             return await workflow.execute_activity_method(
-                RefundActivities.create_store_refund, request, **_options("Create the store refund")
+                RefundActivities.create_store_refund, request, **step_options("Create the store refund")
             )
 
         while True:
@@ -154,11 +146,3 @@ class RefundWorkflow:
         self._enter("done")
         return outcome
 
-
-def _options(summary: str) -> dict:
-    return dict(
-        start_to_close_timeout=timedelta(minutes=3),
-        schedule_to_close_timeout=STEP_DEADLINE,
-        retry_policy=STEP_RETRY,
-        summary=summary,
-    )

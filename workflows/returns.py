@@ -10,8 +10,9 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
+
+from workflows.steps import failure_reason, step_options
 
 with workflow.unsafe.imports_passed_through():
     from activities.returns import ReturnActivities, ReturnNote, ReturnOfOrder
@@ -21,12 +22,8 @@ with workflow.unsafe.imports_passed_through():
     from canonical.returns import ThreePLReturn
     from canonical.order import TaxAmount
     from workflows import search_attributes as sa
-    from workflows.order_to_cash import failure_reason
     from workflows.refund import RefundOutcome, RefundRunInput, RefundWorkflow
 
-STEP_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=5)
-)
 CENT = Decimal("0.01")
 
 
@@ -135,10 +132,8 @@ class ReturnWorkflow:
             self._enter(stage)
             try:
                 result = await workflow.execute_activity_method(
-                    activity, argument, start_to_close_timeout=timedelta(minutes=3),
-                    schedule_to_close_timeout=timedelta(hours=24), retry_policy=STEP_RETRY,
-                    summary=stage.replace("_", " "),
-                )  # fmt: skip
+                    activity, argument, **step_options(stage.replace("_", " "))
+                )
                 return result if result is not None else True
             except ActivityError as err:
                 self._parked_reason = failure_reason(err)
