@@ -1,4 +1,4 @@
-"""`retail-sync demo`: the embedded stack, four sample orders from checkout to invoice, and where to look next."""
+"""`retail-sync demo`: the embedded stack, sample orders from checkout to invoice, a return, a refund, and where to look."""
 import asyncio
 import os
 import signal
@@ -9,19 +9,24 @@ from decimal import Decimal
 from pathlib import Path
 from urllib.parse import quote
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
 from adapters.woocommerce import WooCommerceClient
+from canonical.keys import refund_workflow_id
+from canonical.returns import ReturnLine
 from config import Settings, load_settings
 from embedded.stack import STORE_ID, THREEPL_WEBHOOK_SECRET, WEBHOOK_SECRET, EmbeddedStack
 from sandbox.shipbob.config import DEMO_CHANNEL_ID, DEMO_TOKEN
-from sandbox.shipbob.warehouse import Warehouse
+from sandbox.shipbob.warehouse import ORDER_TOPICS, RETURN_TOPICS, Warehouse
 from sandbox.woocommerce.config import DEMO_KEY
 from sandbox.woocommerce.shopper import Shopper
 from starter import operator
+from starter.returns import authorise_return
 from starter.temporal_client import connect
 from workflows.order_messages import OrderStage
+from workflows.refund import RefundWorkflow
+from workflows.returns import ReturnWorkflow
 
 STORE_ONLY_SKU = "POSTER-LTD"  # listed in the store, unknown to the ERP: that order parks
 DONE_TIMEOUT_S = 300
@@ -66,6 +71,7 @@ async def _drive(stack: EmbeddedStack, exit_when_done: bool) -> int:
         await _point_3pl_webhooks_at_starter(warehouse, stack)
         samples = await _place_samples(shopper)
         reached = await _follow(client, shopper, warehouse, samples)
+        reached = reached and await _return_and_refund(client, settings, shopper, warehouse, samples)
     finally:
         await shopper.aclose()
         await warehouse.aclose()
@@ -89,8 +95,10 @@ async def _point_store_webhooks_at_starter(settings: Settings, stack: EmbeddedSt
 
 async def _point_3pl_webhooks_at_starter(warehouse: Warehouse, stack: EmbeddedStack) -> None:
     delivery_url = f"{stack.starter_url}/webhooks/shipbob"
-    if not any(hook["url"] == delivery_url for hook in await warehouse.subscriptions()):
-        await warehouse.subscribe(delivery_url, THREEPL_WEBHOOK_SECRET)
+    topics = ORDER_TOPICS + RETURN_TOPICS
+    existing = [hook for hook in await warehouse.subscriptions() if hook["url"] == delivery_url]
+    if not any(set(topics) <= set(hook["topics"]) for hook in existing):
+        await warehouse.subscribe(delivery_url, THREEPL_WEBHOOK_SECRET, topics)
 
 
 async def _place_samples(shopper: Shopper) -> list[Sample]:
@@ -140,6 +148,47 @@ async def _follow(client: Client, shopper: Shopper, warehouse: Warehouse, sample
     return False
 
 
+async def _return_and_refund(client: Client, settings: Settings, shopper: Shopper, warehouse: Warehouse,
+                             samples: list[Sample]) -> bool:  # fmt: skip
+    """After delivery: the customer returns a mug (restocked, refunded, credited) and the merchant refunds a tee."""
+    split, later = samples[0], samples[1]
+    print("\nReturns and refunds (store → Temporal → ShipBob → Tryton):", flush=True)
+    authorised = await authorise_return(client, settings, STORE_ID, split.order_id,
+                                        [ReturnLine(sku="MUG-CERAMIC", quantity=Decimal(1), reason="chipped")])
+    print(f"  order {split.order_id:>5}  {authorised.rma} authorised for 1 × MUG-CERAMIC", flush=True)
+    tee = next(line for line in (await shopper.get_order(later.order_id))["line_items"] if line["sku"] == "TEE-CLASSIC")
+    refund = await shopper.refund_line(later.order_id, tee, 1)
+    print(f"  order {later.order_id:>5}  the merchant refunds 1 × TEE-CLASSIC in WooCommerce (refund {refund['id']})",
+          flush=True)  # fmt: skip
+    returned = client.get_workflow_handle_for(ReturnWorkflow.run, authorised.workflow_id)
+    merchant_refund = client.get_workflow_handle_for(
+        RefundWorkflow.run, refund_workflow_id(STORE_ID, later.order_id, f"wc{refund['id']}"))
+    deadline = time.monotonic() + DONE_TIMEOUT_S
+    while time.monotonic() < deadline:
+        for parcel in await warehouse.returns(authorised.rma):
+            if parcel["status"] == "AwaitingArrival":
+                await warehouse.receive_return(parcel["id"], [("MUG-CERAMIC", 1, "Restock")])
+                print(f"  order {split.order_id:>5}  the warehouse receives {authorised.rma} and restocks the mug",
+                      flush=True)  # fmt: skip
+        if await _finished(returned) and await _finished(merchant_refund):
+            outcome, credited = await returned.result(), await merchant_refund.result()
+            print(f"  order {split.order_id:>5}  {authorised.rma} {outcome.stage}: refund {outcome.refund.refund_id}, "
+                  f"credit note {outcome.refund.credit_note}", flush=True)
+            print(f"  order {later.order_id:>5}  merchant's refund {credited.refund_id} → credit note "
+                  f"{credited.credit_note}", flush=True)
+            return outcome.stage == "completed" and bool(credited.credit_note)
+        await asyncio.sleep(1)
+    print("  returns and refunds did not finish in time", flush=True)
+    return False
+
+
+async def _finished(handle) -> bool:
+    try:
+        return (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
+    except RPCError:
+        return False
+
+
 async def _ship(warehouse: Warehouse, sample: Sample) -> None:
     """The warehouse picks, packs and hands every shipment of the order to the carrier (then it is delivered)."""
     shipments = await warehouse.shipments(f"{STORE_ID}:{sample.order_id}:")
@@ -176,6 +225,8 @@ Try the operator CLI:
   .venv/bin/retail-sync orders show {STORE_ID} {samples[0].order_id}     (shipments and tracking)
   .venv/bin/retail-sync orders show {STORE_ID} {parked.order_id}
   .venv/bin/retail-sync orders cancel {STORE_ID} {parked.order_id} --reason "poster sold out"
+  .venv/bin/retail-sync returns list
+  .venv/bin/retail-sync refunds list
 """,
         flush=True,
     )

@@ -99,6 +99,7 @@ class EmbeddedStack:
             f'[threepl]\nurl = "{self.threepl_url}"\ntoken = "{DEMO_TOKEN.token}"\nchannel_id = "{DEMO_CHANNEL_ID}"\n'
             f'webhook_secret = "{THREEPL_WEBHOOK_SECRET}"\n\n'
             '[orders]\nroute_by_stock = true\nshipment_poll_interval = "PT15S"\n\n'
+            '[returns]\npoll_interval = "PT15S"\n\n'
             f'[[stores]]\nid = "{STORE_ID}"\nurl = "{self.store_url}"\n'
             f'consumer_key = "{DEMO_KEY.consumer_key}"\nconsumer_secret = "{DEMO_KEY.consumer_secret}"\n'
             f'webhook_secret = "{WEBHOOK_SECRET}"\n'

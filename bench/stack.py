@@ -1,0 +1,118 @@
+"""The whole embedded stack inside one benchmark process: dev server (WAL), Tryton, both sandboxes, starter, worker."""
+import base64
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+from pydantic import SecretStr
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from activities.stores import StoreDirectory
+from adapters.shipbob import ShipBobClient
+from adapters.tryton import TrytonErp
+from config import OrderPolicy, ReturnPolicy, Settings, StoreSettings, TemporalSettings, ThreePLSettings
+from embedded.asgi import serve
+from embedded.processes import free_port
+from embedded.temporal import TemporalDevServer
+from embedded.tryton import TrytonServer
+from sandbox.shipbob.config import DEMO_CHANNEL_ID, DEMO_TOKEN, ApiToken, ShipBobConfig
+from sandbox.shipbob.server import run_shipbob_sandbox
+from sandbox.shipbob.warehouse import ORDER_TOPICS, RETURN_TOPICS, Warehouse
+from sandbox.woocommerce.config import DEMO_KEY, SandboxConfig
+from sandbox.woocommerce.server import run_woocommerce_sandbox
+from sandbox.woocommerce.shopper import Shopper
+from starter.webhooks import create_app
+from worker import build_worker
+
+STORE = "bench"
+STORE_SECRET = "bench-webhook-secret"
+THREEPL_SECRET = "whsec_" + base64.b64encode(b"bench 3PL webhook secret 000000").decode()
+WAREHOUSE_TOKEN = ApiToken(token="pat_sandbox_bench_warehouse_floor_0001")
+
+
+class CountingTransport(httpx.AsyncHTTPTransport):
+    """Notes when each of our 3PL requests is sent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[float] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent.append(time.monotonic())
+        return await super().handle_async_request(request)
+
+    def busiest_minute(self) -> int:
+        times, busiest, start = sorted(self.sent), 0, 0
+        for end, sent_at in enumerate(times):
+            while sent_at - times[start] >= 60:
+                start += 1
+            busiest = max(busiest, end - start + 1)
+        return busiest
+
+
+@dataclass
+class BenchStack:
+    client: Client
+    settings: Settings
+    shopper: Shopper
+    warehouse: Warehouse  # with its own token: the 3PL counts our requests alone
+    store: object  # our WooCommerce client for the bench store
+    threepl_requests: CountingTransport
+
+
+@asynccontextmanager
+async def bench_stack(threepl_budget: int = 150) -> AsyncIterator[BenchStack]:
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        server = TemporalDevServer(Path(tmp) / "temporal", port=free_port(), ui_port=free_port())
+        tryton = TrytonServer(Path(tmp) / "tryton")
+        server.start()
+        tryton.start()
+        try:
+            async with _services(server.address, tryton, threepl_budget) as stack:
+                yield stack
+        finally:
+            tryton.stop()
+            server.stop()
+
+
+@asynccontextmanager
+async def _services(address: str, tryton: TrytonServer, threepl_budget: int) -> AsyncIterator[BenchStack]:
+    client = await Client.connect(address, data_converter=pydantic_data_converter)
+    threepl_config = ShipBobConfig(tokens=[DEMO_TOKEN, WAREHOUSE_TOKEN], simulation_minute_s=0.01)
+    async with (
+        run_woocommerce_sandbox(SandboxConfig(webhook_delay_s=0.05)) as store_sandbox,
+        run_shipbob_sandbox(threepl_config) as threepl_sandbox,
+    ):
+        settings = Settings(
+            temporal=TemporalSettings(address=address),
+            stores=[StoreSettings(id=STORE, url=store_sandbox.url, consumer_key=SecretStr(DEMO_KEY.consumer_key),
+                                  consumer_secret=SecretStr(DEMO_KEY.consumer_secret),
+                                  webhook_secret=SecretStr(STORE_SECRET), requests_per_second=20, burst=20)],
+            erp=tryton.settings,
+            threepl=ThreePLSettings(url=threepl_sandbox.url, token=SecretStr(DEMO_TOKEN.token),
+                                    channel_id=str(DEMO_CHANNEL_ID), webhook_secret=SecretStr(THREEPL_SECRET),
+                                    requests_per_minute=threepl_budget),
+            orders=OrderPolicy(route_by_stock=True, shipment_poll_interval=timedelta(seconds=30)),
+            returns=ReturnPolicy(poll_interval=timedelta(seconds=30)),
+        )  # fmt: skip
+        counting = CountingTransport()
+        stores, erp = StoreDirectory(settings.stores), TrytonErp(settings.erp)
+        threepl = ShipBobClient(settings.threepl, transport=counting)
+        shopper = Shopper(store_sandbox.url, DEMO_KEY.consumer_key, DEMO_KEY.consumer_secret)
+        warehouse = Warehouse(threepl_sandbox.url, WAREHOUSE_TOKEN.token, DEMO_CHANNEL_ID)
+        try:
+            async with build_worker(client, settings, stores, erp, threepl), serve(create_app(settings, client)) as url:
+                for topic in ("order.created", "order.updated"):
+                    await stores.client(STORE).create_webhook(topic, topic, f"{url}/webhooks/woocommerce/{STORE}",
+                                                              STORE_SECRET)  # fmt: skip
+                await warehouse.subscribe(f"{url}/webhooks/shipbob", THREEPL_SECRET, ORDER_TOPICS + RETURN_TOPICS)
+                yield BenchStack(client, settings, shopper, warehouse, stores.client(STORE), counting)
+        finally:
+            for resource in (shopper, warehouse, erp, threepl, stores):
+                await resource.aclose()
