@@ -8,8 +8,9 @@ from temporalio import activity
 from activities.errors import as_temporal_errors
 from adapters.erp import Erp, ErpCreditNote
 from adapters.errors import BusinessError
+from canonical import Money, Order
 from canonical.keys import refund_key, sales_order_key
-from canonical.returns import Refund, RefundRequest
+from canonical.returns import Refund, RefundLine, RefundRequest
 
 if TYPE_CHECKING:  # the workflow imports this module for its inputs; keep HTTP clients out of its sandbox
     from activities.stores import StoreDirectory
@@ -62,16 +63,50 @@ class RefundActivities:
 
     @activity.defn
     async def post_credit_note(self, request: CreditNoteRequest) -> ErpCreditNote:
+        """The refund's lines, or for a refund of the whole remaining amount without lines (WooCommerce's
+        "Order fully refunded"), every line not refunded before."""
         refund = request.refund
         key = refund.key or refund_key(request.store_id, request.order_id, f"wc{refund.refund_id}")
         with as_temporal_errors():
-            if not refund.lines:
-                raise BusinessError(
-                    "retail-sync", f"store refund {refund.refund_id} names no lines: credit it in the ERP by hand"
-                )
+            lines = list(refund.lines) or await self._remaining_lines(request)
             return await self._erp.post_credit_note(
-                sales_order_key(request.store_id, request.order_id), key, list(refund.lines), refund.reason
+                sales_order_key(request.store_id, request.order_id), key, lines, refund.reason
             )
+
+    async def _remaining_lines(self, request: CreditNoteRequest) -> list[RefundLine]:
+        store = self._stores.client(request.store_id)
+        order = await store.get_order(request.order_id)
+        earlier = [r for r in await store.list_refunds(request.order_id) if r.refund_id != request.refund.refund_id]
+        lines = remaining_lines(order, [line for r in earlier for line in r.lines])
+        rest = sum((line.amount.amount + sum((t.amount.amount for t in line.taxes), Decimal(0)) for line in lines),
+                   Decimal(0))  # fmt: skip
+        if abs(rest - request.refund.amount.amount) > Decimal("0.01"):
+            raise BusinessError(
+                "retail-sync", f"store refund {request.refund.refund_id} of {request.refund.amount.amount} names no "
+                f"lines and is not the {rest} left on the order: credit it in the ERP by hand",
+            )  # fmt: skip
+        return lines
 
     def all(self) -> list:
         return [self.create_store_refund, self.read_store_refund, self.post_credit_note]
+
+
+def remaining_lines(order: Order, refunded: list[RefundLine]) -> list[RefundLine]:
+    """What of each product, shipping and fee line has not been refunded yet, taxes included."""
+    def left(line_id: str, sku: str | None, quantity: Decimal, total: Money, taxes) -> RefundLine | None:
+        earlier = [r for r in refunded if r.line_id == line_id]
+        amount = total.amount - sum((r.amount.amount for r in earlier), Decimal(0))
+        if amount <= 0:
+            return None
+        return RefundLine(
+            line_id=line_id, sku=sku, quantity=quantity - sum((r.quantity for r in earlier), Decimal(0)),
+            amount=Money(amount=amount, currency=total.currency),
+            taxes=tuple(tax.model_copy(update={"amount": Money(amount=tax.amount.amount - sum(
+                (t.amount.amount for r in earlier for t in r.taxes if t.rate_id == tax.rate_id), Decimal(0)),
+                currency=total.currency)}) for tax in taxes),
+        )  # fmt: skip
+
+    candidates = [left(l.line_id, l.sku, l.quantity, l.total, l.taxes) for l in order.lines]
+    candidates += [left(l.line_id, None, Decimal(0), l.total, l.taxes) for l in order.shipping_lines]
+    candidates += [left(l.line_id, None, Decimal(0), l.total, l.taxes) for l in order.fee_lines]
+    return [line for line in candidates if line is not None]

@@ -107,3 +107,24 @@ async def test_a_refund_an_operator_gives_up_writes_nothing_more(time_skipping, 
         outcome = await handle.result()
     assert outcome.note == "given up by an operator"
     assert fakes.calls == ["create_store_refund:gateway=True"]
+
+
+def test_the_rest_of_an_order_is_every_line_not_refunded_before_taxes_included():
+    from activities.refunds import remaining_lines
+    from canonical import ShippingLine, TaxAmount
+    from tests.factories import canonical_order
+
+    order = canonical_order()
+    tee = order.lines[0].model_copy(update={"taxes": (TaxAmount(rate_id="1", amount=eur("8.00")),)})
+    shipping = ShippingLine(line_id="31", method_id="flat_rate", method_title="Flat rate", total=eur("4.90"),
+                            taxes=(TaxAmount(rate_id="1", amount=eur("0.98")),))  # fmt: skip
+    order = order.model_copy(update={"lines": (tee,), "shipping_lines": (shipping,)})
+    earlier = RefundLine(line_id="11", sku="TEE-CLASSIC", quantity=Decimal(1), amount=eur("20.00"),
+                         taxes=(TaxAmount(rate_id="1", amount=eur("4.00")),))  # fmt: skip
+
+    rest = remaining_lines(order, [earlier])
+
+    assert [(l.line_id, l.quantity, l.amount, l.taxes[0].amount) for l in rest] == [
+        ("11", Decimal(1), eur("20.00"), eur("4.00")),
+        ("31", Decimal(0), eur("4.90"), eur("0.98")),
+    ]

@@ -59,6 +59,18 @@ async def test_merchant_partial_refund_reaches_the_erp_once(order_stack: OrderSt
     assert len(await credit_notes(order_stack, order["id"])) == 1
 
 
+async def test_refunding_the_whole_rest_in_the_store_credits_every_line_not_credited_before(order_stack: OrderStack):
+    order = await shipped_order(order_stack, [("TEE-CLASSIC", 2)])
+    tee = next(line for line in order["line_items"] if line["sku"] == "TEE-CLASSIC")
+    await order_stack.shopper.refund_line(order["id"], tee, 1)
+    await eventually(lambda: credit_notes(order_stack, order["id"]), lambda notes: len(notes) == 1, 120)
+
+    await order_stack.shopper._send("PUT", f"orders/{order['id']}", {"status": "refunded"})
+
+    notes = await eventually(lambda: credit_notes(order_stack, order["id"]), lambda notes: len(notes) == 2, 120)
+    assert sum(note["total_amount"] for note in notes) == -Decimal(order["total"])
+
+
 async def test_rma_for_one_of_two_units_is_received_restocked_refunded_and_credited_once(order_stack: OrderStack):
     order = await shipped_order(order_stack, [("TEE-CLASSIC", 2)])
     tee = next(line for line in order["line_items"] if line["sku"] == "TEE-CLASSIC")
