@@ -228,3 +228,30 @@ async def test_3pl_event_that_is_not_a_shipment_is_400(starter_url):
     assert answer.status_code == 400
     assert answer.json()["error"].startswith("not a shipment payload")
 
+
+
+@pytest.fixture(scope="module")
+async def portal_url(dev_server):
+    settings = Settings(temporal=TemporalSettings(task_queue=f"tq-{uuid.uuid4()}"),
+                        starter=StarterSettings(returns_api_token=SecretStr("portal-token")))  # fmt: skip
+    async with serve(create_app(settings, dev_server.client)) as url:
+        yield url
+
+
+async def test_returns_endpoint_is_off_unless_configured(starter_url):
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(f"{starter_url}/returns", json={})
+    assert answer.status_code == 404
+
+
+@pytest.mark.parametrize(("token", "body", "status", "reason"), [
+    ("wrong", {"store_id": "s", "order_id": "1", "lines": []}, 401, "invalid or missing bearer token"),
+    ("portal-token", {"store_id": "s"}, 400, "malformed return request"),
+    ("portal-token", {"store_id": "nope", "order_id": "1", "lines": [{"sku": "TEE-CLASSIC", "quantity": 1}]},
+     422, "unknown store 'nope'"),
+])  # fmt: skip
+async def test_returns_endpoint_refuses_with_the_reason(portal_url, token, body, status, reason):
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(f"{portal_url}/returns", json=body, headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == status
+    assert answer.json()["error"].startswith(reason)
