@@ -69,8 +69,9 @@ class RefundActivities:
         key = refund.key or refund_key(request.store_id, request.order_id, f"wc{refund.refund_id}")
         with as_temporal_errors():
             lines = list(refund.lines) or await self._remaining_lines(request)
+            payout = f"store refund {refund.refund_id}" if refund.refunded_payment else None
             return await self._erp.post_credit_note(
-                sales_order_key(request.store_id, request.order_id), key, lines, refund.reason
+                sales_order_key(request.store_id, request.order_id), key, lines, refund.reason, payout
             )
 
     async def _remaining_lines(self, request: CreditNoteRequest) -> list[RefundLine]:

@@ -119,8 +119,11 @@ class Erp(Protocol):
     async def receive_return(self, rma: str, received: list[ProcessedItem]) -> ErpReturn:
         """Receive the units the warehouse processed into stock (restocked) or as scrap; idempotent."""
 
-    async def post_credit_note(self, key: str, refund_key: str, lines: list[RefundLine], reason: str) -> ErpCreditNote:
+    async def post_credit_note(
+        self, key: str, refund_key: str, lines: list[RefundLine], reason: str, payout_reference: str | None = None
+    ) -> ErpCreditNote:
         """Post a credit note for exactly these refunded lines (amounts and taxes as given); idempotent per
-        `refund_key`. Refunds of an RMA credit the returned lines; a merchant's refund may be amount only."""
+        `refund_key`. With `payout_reference` (the money went back through the payment provider) it is also
+        settled, i.e. reconciled with that payout."""
 
     async def aclose(self) -> None: ...

@@ -139,10 +139,12 @@ class TrytonErp:
         """Receive what the warehouse processed: restocked units into storage, the rest into waste locations."""
         return await receive_return(self._rpc, rma, received)
 
-    async def post_credit_note(self, key: str, refund_key: str, lines: list[RefundLine], reason: str) -> ErpCreditNote:
+    async def post_credit_note(
+        self, key: str, refund_key: str, lines: list[RefundLine], reason: str, payout_reference: str | None = None
+    ) -> ErpCreditNote:
         """A posted credit note for exactly the refunded lines, with the refund's key as its reference."""
         sale_id = await self._existing_sale(key)
-        return await post_credit_note(self._rpc, self._settings, sale_id, refund_key, lines, reason)
+        return await post_credit_note(self._rpc, self._settings, sale_id, refund_key, lines, reason, payout_reference)
 
     async def _undo_confirmed_sale(self, sale: dict) -> None:
         shipments, invoices = sale["shipments."], sale["invoices."]

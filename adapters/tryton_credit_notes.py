@@ -14,6 +14,7 @@ from decimal import Decimal
 from adapters.erp import ErpCreditNote
 from adapters.errors import BusinessError
 from adapters.tryton_rpc import SYSTEM, TrytonRpc
+from adapters.tryton_invoicing import settle_credit_note
 from adapters.tryton_workflow import post_invoice
 from canonical import Money
 from canonical.returns import RefundLine
@@ -40,11 +41,21 @@ class _Credit:
 
 
 async def post_credit_note(
-    rpc: TrytonRpc, settings: ErpSettings, sale_id: int, refund_key: str, lines: list[RefundLine], reason: str
+    rpc: TrytonRpc,
+    settings: ErpSettings,
+    sale_id: int,
+    refund_key: str,
+    lines: list[RefundLine],
+    reason: str,
+    payout_reference: str | None = None,
 ) -> ErpCreditNote:
-    """Post the credit note for `refund_key`, from a draft the sale already has or a new credit of its invoice."""
+    """Post the credit note for `refund_key`, from a draft the sale already has or a new credit of its invoice;
+    settle it when the money went back through the payment provider (`payout_reference`)."""
     note = await _find(rpc, refund_key)
     if note and note["state"] in ("posted", "paid"):
+        if payout_reference:
+            await settle_credit_note(rpc, note["id"], payout_reference)
+            note = await _read(rpc, note["id"])
         return _result(note, refund_key)
     (sale,) = await rpc.call("sale.sale", "read", [sale_id], ["number", "lines"])
     sale_lines = await rpc.call("sale.line", "read", sale["lines"], SALE_LINE_FIELDS)
@@ -54,6 +65,8 @@ async def post_credit_note(
     await _fill(rpc, note_id, credits, refund_key, reason)
     await _check_tax(rpc, note_id, credits, refund_key)
     await post_invoice(rpc, note_id)
+    if payout_reference:
+        await settle_credit_note(rpc, note_id, payout_reference)
     return _result(await _read(rpc, note_id), refund_key)
 
 

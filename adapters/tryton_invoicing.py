@@ -43,6 +43,30 @@ async def invoice_sale(rpc: TrytonRpc, sale_id: int, payment: Payment, amount: M
     )
 
 
+async def settle_credit_note(rpc: TrytonRpc, note_id: int, payout_reference: str) -> None:
+    """The refund went back through the payment provider: pay the posted credit note out with the web-shop
+    payment method, so it is reconciled like the invoice was, under the provider's reference."""
+    note = await _read(rpc, note_id)
+    if note["state"] != "posted":
+        return
+    start = {
+        "payee": note["party"],
+        "payees": [note["party"]],
+        "amount": note["amount_to_pay"],  # negative for a credit note, as the wizard proposes it
+        "currency": note["currency."]["id"],
+        "description": payout_reference,
+        "company": note["company"],
+        "invoice_account": note["account"],
+        "payment_method": await _payment_method(rpc),
+        "date": dt.date.today(),
+    }
+    result = await rpc.run_wizard(
+        "account.invoice.pay", "choice", {"start": start}, model="account.invoice", ids=[note_id]
+    )
+    if "view" in result or (await _read(rpc, note_id))["state"] != "paid":
+        raise BusinessError(SYSTEM, f"Credit note {_name(note)} could not be settled: reconcile it in the ERP")
+
+
 async def _sale_invoice(rpc: TrytonRpc, sale_id: int) -> dict:
     """The sale's one live customer invoice (invoiced on order, so confirming the sale created it)."""
     (sale,) = await rpc.call("sale.sale", "read", [sale_id], ["number", "invoices"])

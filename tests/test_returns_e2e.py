@@ -139,7 +139,8 @@ async def test_a_lost_refund_response_never_refunds_twice(order_stack: OrderStac
     outcome = await asyncio.wait_for(handle.result(), 120)
     assert outcome.credit_note
     assert len(await order_stack.store.list_refunds(order["id"])) == 1
-    assert len(await credit_notes(order_stack, order["id"])) == 1
+    (note,) = await credit_notes(order_stack, order["id"])
+    assert note["state"] == "paid"  # the gateway paid it back: settled against that payout
 
 
 async def test_gateway_refusal_parks_and_an_operator_records_it_without_the_gateway(order_stack: OrderStack):
@@ -158,6 +159,8 @@ async def test_gateway_refusal_parks_and_an_operator_records_it_without_the_gate
         await order_stack.store_control.delete("gateway")
     (refund,) = await order_stack.store.list_refunds(order["id"])
     assert refund.refunded_payment is False and outcome.credit_note
+    (note,) = await credit_notes(order_stack, order["id"])
+    assert note["state"] == "posted"  # the money moves elsewhere: the bookkeeper settles it
 
 
 async def test_over_refund_is_refused_before_anything_is_written(order_stack: OrderStack):
