@@ -85,19 +85,26 @@ class ShipBobClient:
             body = order_body(request)
         except InvalidShipBobPayload as exc:
             raise BusinessError(SYSTEM, f"order {request.reference!r}: {exc}", code="invalid_request") from None
+        return await self._create_once("order", body, request.reference, self.find_order, self._with_shipments)
+
+    async def _create_once(self, kind: str, body: dict, reference: str, find, read):
+        """POST once; ShipBob's 422 for a known reference means an earlier attempt got through: return that one.
+
+        This is the idempotency of orders and returns: never create again, look the reference up.
+        """
         try:
-            payload = await self._json("POST", "order", body=body, headers=self._channel())
+            payload = await self._json("POST", kind, body=body, headers=self._channel())
         except NonRetryableError as exc:
             if not _is_duplicate_reference(exc):
                 raise
-            existing = await self.find_order(request.reference)
+            existing = await find(reference)
             if existing is None:
                 raise RetryableError(
-                    SYSTEM, f"order {request.reference!r} exists (422) but is not findable yet", code="duplicate"
+                    SYSTEM, f"{kind} {reference!r} exists (422) but is not findable yet", code="duplicate"
                 ) from None
-            logger.info("ShipBob order for %s already existed: %s", request.reference, existing.order_ref)
+            logger.info("ShipBob %s for %s already existed", kind, reference)
             return existing
-        return await self._with_shipments(payload)
+        return await read(payload)
 
     async def find_order(self, reference: str) -> FulfilmentOrder | None:
         payload = await self._json("GET", "order", params={"ReferenceIds": reference})
@@ -151,19 +158,7 @@ class ShipBobClient:
             body = return_body(request, inventory_ids)
         except InvalidShipBobPayload as exc:
             raise BusinessError(SYSTEM, f"return {request.reference!r}: {exc}", code="invalid_request") from None
-        try:
-            payload = await self._json("POST", "return", body=body, headers=self._channel())
-        except NonRetryableError as exc:
-            if not _is_duplicate_reference(exc):
-                raise
-            existing = await self.find_return(request.reference)
-            if existing is None:
-                raise RetryableError(
-                    SYSTEM, f"return {request.reference!r} exists (422) but is not findable yet", code="duplicate"
-                ) from None
-            logger.info("ShipBob return for %s already existed: %s", request.reference, existing.return_ref)
-            return existing
-        return await self.return_of(payload)
+        return await self._create_once("return", body, request.reference, self.find_return, self.return_of)
 
     async def find_return(self, reference: str) -> ThreePLReturn | None:
         matches = [

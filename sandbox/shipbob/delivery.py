@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from sandbox.background import BackgroundTasks
 from sandbox.shipbob.state import Store
 from sandbox.shipbob.wire import dumps, iso, now
 
@@ -48,7 +49,7 @@ class WebhookDeliveries:
         self.store = store
         self.log: list[dict] = []
         self._held: list[Message] = []
-        self._tasks: set[asyncio.Task] = set()
+        self._background = BackgroundTasks()
         self._client: httpx.AsyncClient | None = None
         store.on_event = self.on_event
 
@@ -56,16 +57,9 @@ class WebhookDeliveries:
         self._client = httpx.AsyncClient(timeout=self.store.config.webhook_timeout_s, follow_redirects=False)
 
     async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._background.close()
         if self._client:
             await self._client.aclose()
-
-    def _spawn(self, coroutine) -> None:
-        task = asyncio.get_running_loop().create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     def on_event(self, topic: str, resource_id: int, payload: dict) -> None:
         body = dumps(payload)
@@ -87,7 +81,7 @@ class WebhookDeliveries:
                 self._send(held, after=overtaken)
         else:
             self._held.append(message)
-            self._spawn(self._release_later(message))
+            self._background.spawn(self._release_later(message))
 
     async def _release_later(self, message: Message) -> None:
         """A held message nothing overtook goes out after the hold anyway."""
@@ -100,7 +94,7 @@ class WebhookDeliveries:
         """Start delivering; the event is set once the first attempt is over (`out_of_order` waits on it)."""
         first_attempt = asyncio.Event()
         for _ in range(2 if self.store.quirks.duplicate_deliveries else 1):
-            self._spawn(self._deliver(message, after, first_attempt))
+            self._background.spawn(self._deliver(message, after, first_attempt))
         return first_attempt
 
     async def _deliver(self, message: Message, after: asyncio.Event | None, first_attempt: asyncio.Event) -> None:

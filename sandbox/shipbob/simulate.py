@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from starlette.responses import Response
 
+from sandbox.background import BackgroundTasks
 from sandbox.shipbob import fulfilment
 from sandbox.shipbob.auth import Call, Gate
 from sandbox.shipbob.state import Simulation, SimulationStep, Store
@@ -22,17 +23,13 @@ ACTIONS = ("ShipOrder", "DeliverOrder")
 class Simulations:
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._tasks: set[asyncio.Task] = set()
+        self._background = BackgroundTasks()
 
     async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._background.close()
 
     def start(self, simulation: Simulation) -> None:
-        task = asyncio.get_running_loop().create_task(self._run(simulation))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._background.spawn(self._run(simulation))
 
     async def _run(self, simulation: Simulation) -> None:
         for index, step in enumerate(simulation.steps):

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 
 import httpx
 
+from sandbox.background import BackgroundTasks
 from sandbox.woocommerce.order_view import order_view
 from sandbox.woocommerce.products import product_view
 from sandbox.woocommerce.state import Store, Webhook
@@ -49,7 +50,7 @@ class WebhookDeliveries:
         self.delay_s = store.config.webhook_delay_s
         self.pending: set[tuple[int, int]] = set()
         self.log: list[dict] = []
-        self._tasks: set[asyncio.Task] = set()
+        self._background = BackgroundTasks()
         self._salt = secrets.token_bytes(16)
         self._client: httpx.AsyncClient | None = None
         store.on_event = self.on_event
@@ -58,26 +59,19 @@ class WebhookDeliveries:
         self._client = httpx.AsyncClient(timeout=60.0, follow_redirects=False)
 
     async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._background.close()
         if self._client:
             await self._client.aclose()
-
-    def _spawn(self, coroutine) -> None:
-        task = asyncio.get_running_loop().create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     def on_event(self, topic: str, resource_id: int) -> None:
         for webhook in self.store.webhooks.values():
             job = (webhook.id, resource_id)
             if webhook.status == "active" and webhook.topic == topic and job not in self.pending:
                 self.pending.add(job)
-                self._spawn(self._deliver(webhook.id, resource_id))
+                self._background.spawn(self._deliver(webhook.id, resource_id))
 
     def ping(self, webhook: Webhook) -> None:
-        self._spawn(self._ping(webhook.id, webhook.delivery_url))
+        self._background.spawn(self._ping(webhook.id, webhook.delivery_url))
 
     def _delivery_id(self, webhook_id: int) -> str:
         """`wp_hash(webhook_id . time())`: equal for two deliveries of one webhook within the same second."""
