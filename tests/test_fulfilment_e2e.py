@@ -22,7 +22,7 @@ async def warehouse_quirks(order_stack: OrderStack):
     yield order_stack.warehouse.quirks
     await order_stack.warehouse.quirks(shipped_without_tracking=False, no_delivered_event=False,
                                        duplicate_deliveries=False, out_of_order=False, drop_webhooks=False)  # fmt: skip
-    await order_stack.warehouse._control.delete("faults")
+    await order_stack.warehouse.clear_refusals()
 
 
 async def shipments_of(stack: OrderStack, order_id) -> list[dict]:
@@ -112,7 +112,7 @@ async def test_dropped_webhooks_are_caught_by_the_poll_backstop(order_stack: Ord
 
 
 async def test_3pl_rate_limit_is_honoured_and_nothing_is_lost(order_stack: OrderStack, warehouse_quirks):
-    await order_stack.warehouse._control.post("faults", json={"count": 3, "retry_after": 1})
+    await order_stack.warehouse.refuse_requests(count=3, retry_after=1)
     order = await order_stack.shopper.place_order([("TEE-CLASSIC", 2)], paid=True)
     await reach(order_stack, order["id"], OrderStage.AWAITING_SHIPMENT)
     (shipment,) = await shipments_of(order_stack, order["id"])

@@ -65,7 +65,7 @@ async def test_refunding_the_whole_rest_in_the_store_credits_every_line_not_cred
     await order_stack.shopper.refund_line(order["id"], tee, 1)
     await eventually(lambda: credit_notes(order_stack, order["id"]), lambda notes: len(notes) == 1, 120)
 
-    await order_stack.shopper._send("PUT", f"orders/{order['id']}", {"status": "refunded"})
+    await order_stack.shopper.mark_refunded(order["id"])
 
     notes = await eventually(lambda: credit_notes(order_stack, order["id"]), lambda notes: len(notes) == 2, 120)
     assert sum(note["total_amount"] for note in notes) == -Decimal(order["total"])
@@ -74,7 +74,7 @@ async def test_refunding_the_whole_rest_in_the_store_credits_every_line_not_cred
 async def test_rma_for_one_of_two_units_is_received_restocked_refunded_and_credited_once(order_stack: OrderStack):
     order = await shipped_order(order_stack, [("TEE-CLASSIC", 2)])
     tee = next(line for line in order["line_items"] if line["sku"] == "TEE-CLASSIC")
-    stock_before = (await order_stack.shopper._send("GET", "products", params={"sku": "TEE-CLASSIC"}))[0]
+    stock_before = await order_stack.shopper.product("TEE-CLASSIC")
 
     authorised = await authorise_return(order_stack.client, order_stack.settings, STORE_ID, str(order["id"]),
                                         [ReturnLine(sku="TEE-CLASSIC", quantity=Decimal(1), reason="too small")])
@@ -93,7 +93,7 @@ async def test_rma_for_one_of_two_units_is_received_restocked_refunded_and_credi
     (line,) = refunds[0].lines
     assert (line.line_id, line.quantity, line.amount) == (str(tee["id"]), Decimal(1), eur("20.00"))
     assert [(t.rate_id, t.amount) for t in line.taxes] == [(str(tee["taxes"][0]["id"]), eur("4.00"))]
-    stock_after = (await order_stack.shopper._send("GET", "products", params={"sku": "TEE-CLASSIC"}))[0]
+    stock_after = await order_stack.shopper.product("TEE-CLASSIC")
     assert stock_after["stock_quantity"] == stock_before["stock_quantity"] + 1
     assert len(await credit_notes(order_stack, order["id"])) == 1
 

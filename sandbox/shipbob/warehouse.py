@@ -85,6 +85,13 @@ class Warehouse:
         page = await self._send(self._api, "GET", "inventory-level", params={"SearchBy": sku_or_id, "PageSize": 250})
         return next(item["inventory_id"] for item in page["items"] if item["sku"] == sku_or_id)
 
+    async def refuse_requests(self, count: int, retry_after: int) -> None:
+        """The 3PL answers the next `count` API calls with 429 and `x-retry-after` (a busy host)."""
+        await self._send(self._control, "POST", "faults", {"count": count, "retry_after": retry_after})
+
+    async def clear_refusals(self) -> None:
+        await self._send(self._control, "DELETE", "faults")
+
     async def quirks(self, **switches: bool) -> dict[str, Any]:
         return await self._send(self._control, "POST", "quirks", switches)
 

@@ -67,6 +67,14 @@ class Shopper:
     async def cancel(self, order_id: int) -> dict[str, Any]:
         return await self._send("PUT", f"orders/{order_id}", {"status": "cancelled"})
 
+    async def mark_refunded(self, order_id: int | str) -> dict[str, Any]:
+        """The merchant sets the order to Refunded: WooCommerce refunds the rest without a gateway call."""
+        return await self._send("PUT", f"orders/{order_id}", {"status": "refunded"})
+
+    async def product(self, sku: str) -> dict[str, Any]:
+        (found,) = await self._send("GET", "products", params={"sku": sku})
+        return found
+
     async def get_order(self, order_id: int | str) -> dict[str, Any]:
         return await self._send("GET", f"orders/{order_id}")
 
