@@ -11,7 +11,7 @@ from canonical.returns import RefundLine, RefundRequest, ReturnLine
 from starter.returns import ReturnRefused, authorise_return
 from starter.signatures import woocommerce_signature
 from tests.factories import eur
-from tests.plugins.stack import STORE_ID, WEBHOOK_SECRET, OrderStack, reach
+from tests.plugins.stack import RETURNS_PORTAL_TOKEN, STORE_ID, WEBHOOK_SECRET, OrderStack, reach
 from tests.plugins.temporal import eventually
 from tests.test_fulfilment_e2e import finished, shipments_of
 from workflows.order_messages import OrderStage
@@ -103,6 +103,37 @@ async def test_over_return_is_refused_before_anything_exists(order_stack: OrderS
     with pytest.raises(ReturnRefused, match="MUG-CERAMIC: 2 asked, 1 shipped and not yet returned"):
         await authorise_return(order_stack.client, order_stack.settings, STORE_ID, str(order["id"]),
                                [ReturnLine(sku="MUG-CERAMIC", quantity=Decimal(2))])  # fmt: skip
+
+
+async def test_a_returns_portal_creates_an_rma_over_http(order_stack: OrderStack):
+    order = await shipped_order(order_stack, [("MUG-CERAMIC", 2)])
+    body = {"store_id": STORE_ID, "order_id": str(order["id"]), "lines": [{"sku": "MUG-CERAMIC", "quantity": "1"}]}
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(f"{order_stack.starter_url}/returns", json=body,
+                                 headers={"Authorization": f"Bearer {RETURNS_PORTAL_TOKEN}"})  # fmt: skip
+
+    assert answer.status_code == 201, answer.text
+    created = answer.json()
+    assert created["rma"] == f"RMA-{STORE_ID}-{order['id']}-1"
+    handle = order_stack.client.get_workflow_handle_for(ReturnWorkflow.run, created["workflow_id"])
+    assert [(line.sku, line.quantity) for line in await handle.query(ReturnWorkflow.returned_lines)] == [
+        ("MUG-CERAMIC", Decimal(1))]
+    (expected,) = await eventually(lambda: order_stack.warehouse.returns(created["rma"]), bool, 60)
+    assert [item["quantity"] for item in expected["inventory"]] == [1]
+
+
+async def test_racing_returns_for_the_last_unit_create_one_rma(order_stack: OrderStack):
+    order = await shipped_order(order_stack, [("MUG-CERAMIC", 1)])
+    asked = [ReturnLine(sku="MUG-CERAMIC", quantity=Decimal(1))]
+
+    outcomes = await asyncio.gather(
+        *(authorise_return(order_stack.client, order_stack.settings, STORE_ID, str(order["id"]), asked)
+          for _ in range(3)), return_exceptions=True)  # fmt: skip
+
+    created = [outcome for outcome in outcomes if not isinstance(outcome, BaseException)]
+    refused = [outcome for outcome in outcomes if isinstance(outcome, ReturnRefused)]
+    assert [authorised.rma for authorised in created] == [f"RMA-{STORE_ID}-{order['id']}-1"]
+    assert len(refused) == 2 and all("0 shipped and not yet returned" in str(error) for error in refused)
 
 
 async def operator_refund(stack: OrderStack, order: dict, refund_of: str, *, gateway: bool) -> RefundRequest:

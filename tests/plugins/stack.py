@@ -15,7 +15,16 @@ from adapters.shipbob import ShipBobClient
 from adapters.tryton import TrytonErp
 from adapters.tryton_rpc import TrytonRpc
 from adapters.woocommerce import WooCommerceClient
-from config import ErpSettings, OrderPolicy, ReturnPolicy, Settings, StoreSettings, TemporalSettings, ThreePLSettings
+from config import (
+    ErpSettings,
+    OrderPolicy,
+    ReturnPolicy,
+    Settings,
+    StarterSettings,
+    StoreSettings,
+    TemporalSettings,
+    ThreePLSettings,
+)
 from sandbox.shipbob.config import DEMO_CHANNEL_ID, DEMO_TOKEN, ApiToken, ShipBobConfig
 from sandbox.shipbob.server import run_shipbob_sandbox
 from sandbox.shipbob.warehouse import ORDER_TOPICS, RETURN_TOPICS, Warehouse
@@ -32,6 +41,7 @@ from workflows.order_messages import OrderProgress, OrderStage
 
 STORE_ID = "e2e"
 WEBHOOK_SECRET = "e2e-webhook-secret"
+RETURNS_PORTAL_TOKEN = "e2e-returns-portal-token"
 THREEPL_SECRET = "whsec_" + base64.b64encode(b"e2e-shipbob-webhook-secret-0123").decode()
 POLL_INTERVAL = timedelta(seconds=3)
 WAREHOUSE_TOKEN = ApiToken(token="pat_sandbox_e2e_warehouse_floor_0001")
@@ -74,6 +84,7 @@ async def order_stack(dev_server, tryton_server):
             orders=OrderPolicy(payment_window=timedelta(hours=1), shipment_poll_interval=POLL_INTERVAL,
                                route_by_stock=True),
             returns=ReturnPolicy(poll_interval=POLL_INTERVAL),
+            starter=StarterSettings(returns_api_token=SecretStr(RETURNS_PORTAL_TOKEN)),
         )  # fmt: skip
         stores = StoreDirectory(settings.stores)
         erp = TrytonErp(settings.erp)
