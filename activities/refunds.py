@@ -10,7 +10,7 @@ from adapters.erp import Erp, ErpCreditNote
 from adapters.errors import BusinessError
 from canonical import Money, Order
 from canonical.keys import refund_key, sales_order_key
-from canonical.returns import Refund, RefundLine, RefundRequest
+from canonical.returns import LineKind, Refund, RefundLine, RefundRequest
 
 if TYPE_CHECKING:  # the workflow imports this module for its inputs; keep HTTP clients out of its sandbox
     from activities.stores import StoreDirectory
@@ -94,20 +94,22 @@ class RefundActivities:
 
 def remaining_lines(order: Order, refunded: list[RefundLine]) -> list[RefundLine]:
     """What of each product, shipping and fee line has not been refunded yet, taxes included."""
-    def left(line_id: str, sku: str | None, quantity: Decimal, total: Money, taxes) -> RefundLine | None:
+    def left(
+        kind: LineKind, line_id: str, sku: str | None, quantity: Decimal, total: Money, taxes
+    ) -> RefundLine | None:
         earlier = [r for r in refunded if r.line_id == line_id]
         amount = total.amount - sum((r.amount.amount for r in earlier), Decimal(0))
         if amount <= 0:
             return None
         return RefundLine(
-            line_id=line_id, sku=sku, quantity=quantity - sum((r.quantity for r in earlier), Decimal(0)),
+            line_id=line_id, kind=kind, sku=sku, quantity=quantity - sum((r.quantity for r in earlier), Decimal(0)),
             amount=Money(amount=amount, currency=total.currency),
             taxes=tuple(tax.model_copy(update={"amount": Money(amount=tax.amount.amount - sum(
                 (t.amount.amount for r in earlier for t in r.taxes if t.rate_id == tax.rate_id), Decimal(0)),
                 currency=total.currency)}) for tax in taxes),
         )  # fmt: skip
 
-    candidates = [left(l.line_id, l.sku, l.quantity, l.total, l.taxes) for l in order.lines]
-    candidates += [left(l.line_id, None, Decimal(0), l.total, l.taxes) for l in order.shipping_lines]
-    candidates += [left(l.line_id, None, Decimal(0), l.total, l.taxes) for l in order.fee_lines]
+    candidates = [left(LineKind.PRODUCT, l.line_id, l.sku, l.quantity, l.total, l.taxes) for l in order.lines]
+    candidates += [left(LineKind.SHIPPING, l.line_id, None, Decimal(0), l.total, l.taxes) for l in order.shipping_lines]
+    candidates += [left(LineKind.FEE, l.line_id, None, Decimal(0), l.total, l.taxes) for l in order.fee_lines]
     return [line for line in candidates if line is not None]

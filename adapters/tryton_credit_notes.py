@@ -17,7 +17,7 @@ from adapters.tryton_rpc import SYSTEM, TrytonRpc
 from adapters.tryton_invoicing import settle_credit_note
 from adapters.tryton_workflow import post_invoice
 from canonical import Money
-from canonical.returns import RefundLine
+from canonical.returns import LineKind, RefundLine
 from config import ErpSettings
 
 PRICE_DIGITS = Decimal("0.0001")  # invoice line unit_price precision
@@ -78,20 +78,14 @@ def _credits(
     for line in sale_lines:
         if line["type"] == "line" and line["product."]:
             by_code.setdefault(line["product."]["code"], line)
-    services = [code for code in (settings.shipping_product_code, settings.fee_product_code) if code in by_code]
+    services = {LineKind.SHIPPING: settings.shipping_product_code, LineKind.FEE: settings.fee_product_code}
     credits: dict[int, _Credit] = {}
     for line in lines:
-        if line.sku:
-            sale_line = by_code.get(line.sku)
-        elif len(services) == 1:
-            sale_line = by_code[services[0]]
-        else:
-            kinds = "both shipping and fees" if services else "no shipping or fee line"
-            raise BusinessError(
-                SYSTEM, f"Refund {refund_key}: line {line.line_id} names no SKU and sale {number} has {kinds}"
-            )
+        code = line.sku if line.kind == LineKind.PRODUCT else services[line.kind]
+        sale_line = by_code.get(code) if code else None
         if sale_line is None:
-            raise BusinessError(SYSTEM, f"Refund {refund_key} credits {line.sku}, which sale {number} does not have")
+            what = code or f"product line {line.line_id} without a SKU"
+            raise BusinessError(SYSTEM, f"Refund {refund_key} credits {what}, which sale {number} does not have")
         credit = credits.setdefault(sale_line["id"], _Credit(sale_line))
         credit.quantity += line.quantity
         credit.amount += line.amount.amount

@@ -24,7 +24,7 @@ from canonical import (
     TaxAmount,
     TaxRate,
 )
-from canonical.returns import Refund, RefundLine
+from canonical.returns import LineKind, Refund, RefundLine
 
 ORDER_STATUSES = {
     "pending": OrderStatus.AWAITING_PAYMENT,
@@ -109,6 +109,9 @@ def order_from_woocommerce(store_id: str, payload: object) -> Order:
     )
 
 
+REFUND_LINE_KINDS = {"line_items": LineKind.PRODUCT, "shipping_lines": LineKind.SHIPPING, "fee_lines": LineKind.FEE}
+
+
 def refund_from_woocommerce(store_id: str, order_id: str, currency: str, payload: object, key_meta: str) -> Refund:
     """Map one refund of `GET /orders/{id}/refunds`; WooCommerce stores it negated, we keep amounts positive.
 
@@ -118,8 +121,8 @@ def refund_from_woocommerce(store_id: str, order_id: str, currency: str, payload
     data = _mapping(payload, "refund")
     money = _MoneyReader(currency)
     lines = []
-    for kind in ("line_items", "shipping_lines", "fee_lines"):
-        lines += [_refund_line(item, f"{kind}[{i}]", money) for i, item in enumerate(_items(data, kind))]
+    for field, kind in REFUND_LINE_KINDS.items():
+        lines += [_refund_line(item, f"{field}[{i}]", kind, money) for i, item in enumerate(_items(data, field))]
     keys = [m.get("value") for m in _items(data, "meta_data") if m.get("key") == key_meta]
     return Refund(
         refund_id=_id(data.get("id"), "id"),
@@ -338,7 +341,7 @@ def _refund_summary(data: dict[str, Any], field: str, money: _MoneyReader) -> Re
     )
 
 
-def _refund_line(data: dict[str, Any], field: str, money: _MoneyReader) -> RefundLine:
+def _refund_line(data: dict[str, Any], field: str, kind: LineKind, money: _MoneyReader) -> RefundLine:
     refunded = [m.get("value") for m in _items(data, "meta_data") if m.get("key") == "_refunded_item_id"]
     if not refunded or not str(refunded[0]).isdigit():
         raise InvalidOrderPayload(f"{field}: missing the refunded order item id (_refunded_item_id)")
@@ -346,6 +349,7 @@ def _refund_line(data: dict[str, Any], field: str, money: _MoneyReader) -> Refun
     taxes = tuple(TaxAmount(rate_id=t.rate_id, amount=_given_back(t.amount)) for t in _taxes(data, field, money))
     return RefundLine(
         line_id=str(refunded[0]),
+        kind=kind,
         sku=_text(data.get("sku"), f"{field}.sku") or None,
         quantity=abs(_decimal(data.get("quantity", 0), f"{field}.quantity")),
         amount=_given_back(total),

@@ -19,10 +19,17 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
+class LineKind(StrEnum):
+    PRODUCT = "product"
+    SHIPPING = "shipping"
+    FEE = "fee"
+
+
 class RefundLine(_Model):
     """Part of one store order line (product, shipping or fee line) given back."""
 
     line_id: str
+    kind: LineKind = LineKind.PRODUCT
     sku: str | None = None
     quantity: Decimal = Decimal(0)  # 0 for an amount-only refund of a line (e.g. shipping)
     amount: Money  # excluding tax, positive

@@ -111,20 +111,23 @@ async def test_a_refund_an_operator_gives_up_writes_nothing_more(time_skipping, 
 
 def test_the_rest_of_an_order_is_every_line_not_refunded_before_taxes_included():
     from activities.refunds import remaining_lines
-    from canonical import ShippingLine, TaxAmount
+    from canonical import FeeLine, ShippingLine, TaxAmount
+    from canonical.returns import LineKind
     from tests.factories import canonical_order
 
     order = canonical_order()
     tee = order.lines[0].model_copy(update={"taxes": (TaxAmount(rate_id="1", amount=eur("8.00")),)})
     shipping = ShippingLine(line_id="31", method_id="flat_rate", method_title="Flat rate", total=eur("4.90"),
                             taxes=(TaxAmount(rate_id="1", amount=eur("0.98")),))  # fmt: skip
-    order = order.model_copy(update={"lines": (tee,), "shipping_lines": (shipping,)})
+    fee = FeeLine(line_id="41", name="Gift wrap", total=eur("2.00"))
+    order = order.model_copy(update={"lines": (tee,), "shipping_lines": (shipping,), "fee_lines": (fee,)})
     earlier = RefundLine(line_id="11", sku="TEE-CLASSIC", quantity=Decimal(1), amount=eur("20.00"),
                          taxes=(TaxAmount(rate_id="1", amount=eur("4.00")),))  # fmt: skip
 
     rest = remaining_lines(order, [earlier])
 
-    assert [(l.line_id, l.quantity, l.amount, l.taxes[0].amount) for l in rest] == [
-        ("11", Decimal(1), eur("20.00"), eur("4.00")),
-        ("31", Decimal(0), eur("4.90"), eur("0.98")),
+    assert [(l.line_id, l.kind, l.quantity, l.amount, [t.amount for t in l.taxes]) for l in rest] == [
+        ("11", LineKind.PRODUCT, Decimal(1), eur("20.00"), [eur("4.00")]),
+        ("31", LineKind.SHIPPING, Decimal(0), eur("4.90"), [eur("0.98")]),
+        ("41", LineKind.FEE, Decimal(0), eur("2.00"), []),
     ]

@@ -5,7 +5,7 @@ import pytest
 
 from adapters.errors import BusinessError
 from canonical import FeeLine, Payment, ShippingLine
-from canonical.returns import Disposition, ProcessedItem, RefundLine, ReturnLine
+from canonical.returns import Disposition, LineKind, ProcessedItem, RefundLine, ReturnLine
 from tests.test_tryton_erp import REDUCED, STANDARD, customer_for, eur, key_of, make_order, product_line, taxes
 from tests.test_tryton_fulfilment import shipped, stock
 
@@ -60,7 +60,7 @@ def tee_refund(line_id="1", quantity=1, amount="20.00"):
 
 
 def shipping_refund(amount="5.00"):
-    return RefundLine(line_id="s1", amount=eur(amount), taxes=taxes(Decimal(amount), STANDARD))
+    return RefundLine(line_id="s1", kind=LineKind.SHIPPING, amount=eur(amount), taxes=taxes(Decimal(amount), STANDARD))
 
 
 async def test_rma_return_receipt_and_credit_notes(tryton_erp, tryton):
@@ -209,8 +209,15 @@ async def test_a_crash_left_copy_is_reused_and_an_empty_box_closes_the_return(tr
     with pytest.raises(BusinessError, match="No return for RMA RMA-unknown"):
         await tryton_erp.receive_return("RMA-unknown", [])
 
-    with pytest.raises(BusinessError, match="names no SKU and sale .* has both shipping and fees"):
-        await tryton_erp.post_credit_note(key, f"refund-{order.order_id}", [shipping_refund()], "Shipping")
+    skuless = RefundLine(line_id="9", amount=eur("1.00"))
+    with pytest.raises(BusinessError, match="credits product line 9 without a SKU, which sale .* does not have"):
+        await tryton_erp.post_credit_note(key, f"refund-{order.order_id}", [skuless], "Unknown")
+    gift_wrap = RefundLine(line_id="f1", kind=LineKind.FEE, amount=eur("2.00"), taxes=taxes(Decimal("2.00"), STANDARD))
+    fee_credit = await tryton_erp.post_credit_note(key, f"fee-{order.order_id}", [gift_wrap], "Gift wrap")
+    assert (fee_credit.tax_amount, fee_credit.total_amount) == (eur("0.40"), eur("2.40"))
+    fee_note = await note(tryton, int(fee_credit.erp_ref))
+    (credited,) = await tryton.call("account.invoice.line", "read", fee_note["lines"], ["product.code", "amount"])
+    assert (credited["product."]["code"], credited["amount"]) == ("FEE", Decimal("-2.00"))
     untaxed = RefundLine(line_id="1", sku="TEE-CLASSIC", quantity=Decimal(1), amount=eur("20.00"))
     credit = await tryton_erp.post_credit_note(key, f"refund-{order.order_id}", [untaxed], "Goodwill")
     assert (credit.tax_amount, credit.total_amount) == (eur("0.00"), eur("20.00"))
