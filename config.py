@@ -8,6 +8,7 @@ because workflows and activities only ever pass a store id.
 import os
 from datetime import timedelta
 from decimal import Decimal
+from enum import StrEnum
 from pathlib import Path
 
 from pydantic import BaseModel, Field, SecretStr
@@ -18,6 +19,23 @@ class TemporalSettings(BaseModel):
     address: str = "127.0.0.1:7233"
     namespace: str = "default"
     task_queue: str = "retail-sync-orders"
+
+
+class StockSource(StrEnum):
+    ERP = "erp"
+    THREEPL = "3pl"
+
+
+class StoreStockPolicy(BaseModel):
+    """How much of the shared stock one store may sell (see canonical/available_to_sell.py)."""
+
+    source: StockSource = StockSource.ERP
+    """ERP: forecast quantity of `warehouses`; 3PL: fulfillable units at `fulfilment_centers`."""
+    warehouses: list[str] = ["WH"]
+    fulfilment_centers: list[str] = []
+    """3PL centre ids counted for this store; empty: every centre."""
+    safety_stock: int = Field(default=0, ge=0)
+    allocation_share: Decimal = Field(default=Decimal(1), gt=0, le=1)
 
 
 class StoreSettings(BaseModel):
@@ -31,6 +49,13 @@ class StoreSettings(BaseModel):
     requests_per_second: float = 5.0
     burst: int = 5
     timeout_s: float = 60.0
+    batch_limit: int = Field(default=100, ge=1)
+    """Items one batch call may carry: the store's `woocommerce_rest_batch_items_limit` (WooCommerce's default 100)."""
+    stock: StoreStockPolicy = StoreStockPolicy()
+    price_list: str | None = None
+    """The ERP price list whose price, when lower than the list price, is the store's sale price."""
+    price_decimals: int = Field(default=2, ge=0, le=4)
+    """Decimals the store keeps for prices (WooCommerce → Settings → General → Number of decimals)."""
 
 
 class ErpSettings(BaseModel):
@@ -82,6 +107,20 @@ class ReturnPolicy(BaseModel):
     """Refund through the store's payment gateway (False: record the refund, money moves elsewhere)."""
 
 
+class InventoryPolicy(BaseModel):
+    """How often stock and catalogue are compared and published; passed into the sync runs."""
+
+    poll_interval: timedelta = timedelta(seconds=2)
+    """How often each store's stock sync asks the ERP which SKUs moved."""
+    threepl_poll_interval: timedelta = timedelta(minutes=1)
+    """For stores selling the 3PL's stock: reading it costs the 3PL's shared request budget."""
+    reconcile_every: timedelta = timedelta(hours=6)
+    catalog_every: timedelta = timedelta(minutes=1)
+    """How often each store asks the ERP which products changed (a cheap query when none did)."""
+    cycles_per_run: int = Field(default=500, ge=1)
+    """Polls before a stock sync run continues as new, keeping its history short."""
+
+
 class StarterSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8088
@@ -99,6 +138,7 @@ class Settings(BaseSettings):
     threepl: ThreePLSettings = ThreePLSettings()
     orders: OrderPolicy = OrderPolicy()
     returns: ReturnPolicy = ReturnPolicy()
+    inventory: InventoryPolicy = InventoryPolicy()
     starter: StarterSettings = StarterSettings()
 
     def store(self, store_id: str) -> StoreSettings | None:

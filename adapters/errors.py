@@ -30,3 +30,14 @@ class NonRetryableError(AdapterError):
 
 class BusinessError(NonRetryableError):
     """The data needs a person: unknown SKU, unknown currency, a gateway refusing a refund."""
+
+
+class BatchTooLarge(NonRetryableError):
+    """A batch refused for its size as a whole (nothing in it was applied): split it and send the parts.
+
+    `limit` is how many items the system said it accepts, None when it did not say in a form we read.
+    """
+
+    def __init__(self, system: str, message: str, *, limit: int | None = None, **kw) -> None:
+        super().__init__(system, message, **kw)
+        self.limit = limit

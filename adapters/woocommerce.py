@@ -1,8 +1,10 @@
-"""WooCommerce REST v3 client for one store: orders, notes, order meta, refunds and webhooks.
+"""WooCommerce REST v3 client for one store: orders, notes, order meta, refunds, webhooks and listings
+(products and variations: read, stock pushes and catalogue writes in batches).
 
 Callers get canonical models and typed errors, never WooCommerce field names. Every
 request waits for the store's rate budget; idempotent ones (GET, PUT of absolute values)
-are retried here a few times, POSTs never, because WooCommerce has no idempotency keys.
+are retried here a few times, POSTs never, because WooCommerce has no idempotency keys
+(batches included: their caller decides, knowing which items failed).
 Share one client per store in a process so the budget covers all of that store's calls.
 """
 import email.utils
@@ -18,12 +20,26 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict
 
-from adapters.errors import AdapterError, BusinessError, NonRetryableError, RetryableError
+from adapters.errors import AdapterError, BatchTooLarge, BusinessError, NonRetryableError, RetryableError
 from adapters.oauth1 import OAuth1QueryAuth
 from adapters.rate_budget import RateBudget
 from adapters.retrying import MAX_INLINE_WAIT_S, inline_retries
+from adapters.woocommerce_catalog import (
+    TOO_LARGE_CODE,
+    ListingsPage,
+    batch_path,
+    catalog_batch,
+    catalog_results,
+    listing_with_sku,
+    listings_page,
+    shared_parent,
+    stock_batch,
+    stock_results,
+    too_large_limit,
+)
 from adapters.woocommerce_orders import InvalidOrderPayload, order_from_woocommerce, refund_from_woocommerce
 from canonical import Order
+from canonical.inventory import Listing, ListingDraft, PushResult, StockPush
 from canonical.returns import Refund, RefundLine, RefundRequest
 from config import StoreSettings
 
@@ -33,6 +49,8 @@ REFUND_KEY_META = "_retail_sync_refund_key"
 """Refund meta entry holding our `RefundRequest.key`, so a caller can tell whether a refund already exists."""
 REFUSAL_CODES = frozenset({"woocommerce_rest_cannot_create_order_refund"})
 """The store or its payment gateway said no (amount too high, gateway declined): a person must decide."""
+BATCH_TIMEOUT_S = 60.0
+"""A batch of 100 takes the store ~5 s on a quiet loopback (contract §11) and far longer on a busy host."""
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +116,8 @@ class WooCommerceClient:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.store_id = store.id
+        self.batch_limit = store.batch_limit
+        self._batch_timeout = httpx.Timeout(max(BATCH_TIMEOUT_S, store.timeout_s), connect=min(10.0, store.timeout_s))
         self._budget = budget or RateBudget(store.requests_per_second, store.burst)
         self._http = httpx.AsyncClient(
             base_url=store.url.rstrip("/") + "/wp-json/wc/v3/",
@@ -267,28 +287,90 @@ class WooCommerceClient:
         with self._reading("PUT", path):
             return _webhook(payload)
 
-    async def _json(
-        self, method: str, path: str, *, body: dict[str, Any] | None = None, params: dict[str, Any] | None = None
-    ) -> Any:
-        response = await self._call(method, path, params=params, body=body)
+    async def list_listings(self, page: int = 1) -> ListingsPage:
+        """One page of the store's products, oldest first: simple ones and variable parents (`variable`), whose
+        options `list_option_listings` reads. Trashed, grouped and external products are not listed."""
+        return await self._listings("products", page, None)
+
+    async def list_option_listings(self, parent_id: str, page: int = 1) -> ListingsPage:
+        """One page of the options (variations) of a variable listing, each with `parent_id`."""
+        return await self._listings(f"products/{_id(parent_id)}/variations", page, str(parent_id))
+
+    async def _listings(self, path: str, page: int, parent_id: str | None) -> ListingsPage:
+        params = {"page": page, "per_page": 100, "orderby": "id", "order": "asc", "status": "any"}
+        response = await self._call("GET", path, params=params)
+        payload = self._decode(response, "GET", path)
+        with self._reading("GET", path):
+            return listings_page(payload, page, int(response.headers["X-WP-TotalPages"]), parent_id)
+
+    async def find_listing(self, sku: str) -> Listing | None:
+        """The listing with exactly this SKU, an option with its `parent_id`; None when the store has none."""
+        if not sku:
+            raise ValueError("an empty SKU would match every product")
+        payload = await self._json("GET", "products", params={"sku": sku})
+        with self._reading("GET", "products"):
+            return listing_with_sku(payload, sku)
+
+    async def push_stock(self, pushes: list[StockPush]) -> list[PushResult]:
+        """Set absolute stock on listings of one parent (None: top-level products) in ONE batch call, sent once.
+
+        Results come per push, in order: a listing the store no longer knows fails alone (not retryable), a
+        transient item failure is `retryable`. Raises ValueError for mixed parents or more than `batch_limit`
+        pushes, BatchTooLarge (with the store's limit) when the store refuses the size, RetryableError
+        (with `retry_after`) when its host is busy: in both cases nothing was applied.
+        """
+        if not pushes:
+            return []
+        path = batch_path(shared_parent(pushes), len(pushes), self.batch_limit)
+        payload = await self._batch(path, stock_batch(pushes), len(pushes))
+        with self._reading("POST", path):
+            return stock_results(pushes, payload)
+
+    async def write_catalog(
+        self, parent_id: str | None, creates: list[ListingDraft], updates: list[ListingDraft]
+    ) -> list[PushResult]:
+        """Create and update listings (parent None) or options of one variable listing in ONE batch call.
+
+        Results: the creates' then the updates', each in the order given; a created listing's id is its
+        result's `listing_id`. Stock is not written here (`push_stock` is). Errors as `push_stock`.
+        """
+        body = catalog_batch(parent_id, creates, updates)
+        if not body:
+            return []
+        path = batch_path(parent_id, len(creates) + len(updates), self.batch_limit)
+        payload = await self._batch(path, body, len(creates) + len(updates))
+        with self._reading("POST", path):
+            return catalog_results(creates, updates, payload)
+
+    async def _batch(self, path: str, body: dict[str, Any], count: int) -> Any:
+        try:
+            return await self._json("POST", path, body=body, timeout=self._batch_timeout)
+        except BatchTooLarge as refused:
+            if refused.limit is None or refused.limit >= count:
+                refused.limit = max(1, count // 2)  # the store did not say how many in a way we read
+            raise
+
+    async def _json(self, method: str, path: str, *, body: dict[str, Any] | None = None,
+                    params: dict[str, Any] | None = None, timeout: httpx.Timeout | None = None) -> Any:
+        response = await self._call(method, path, params=params, body=body, timeout=timeout)
         return self._decode(response, method, path)
 
-    async def _call(
-        self, method: str, path: str, *, params: dict[str, Any] | None = None, body: dict[str, Any] | None = None
-    ) -> httpx.Response:
+    async def _call(self, method: str, path: str, *, params: dict[str, Any] | None = None,
+                    body: dict[str, Any] | None = None, timeout: httpx.Timeout | None = None) -> httpx.Response:
         retrying = inline_retries(idempotent=method in ("GET", "PUT"))
-        return await retrying(self._send, method, path, params, body)
+        return await retrying(self._send, method, path, params, body, timeout)
 
-    async def _send(
-        self, method: str, path: str, params: dict[str, Any] | None, body: dict[str, Any] | None
-    ) -> httpx.Response:
+    async def _send(self, method: str, path: str, params: dict[str, Any] | None, body: dict[str, Any] | None,
+                    timeout: httpx.Timeout | None = None) -> httpx.Response:
         where = f"store {self.store_id}: {method} {path}"
         paused = self._budget.paused_for()
         if paused > MAX_INLINE_WAIT_S:
             raise RetryableError(SYSTEM, f"{where}: store asked us to wait {paused:.0f}s", retry_after=paused)
         await self._budget.acquire()
         try:
-            response = await self._http.request(method, path, params=params, json=body)
+            response = await self._http.request(
+                method, path, params=params, json=body, timeout=timeout or httpx.USE_CLIENT_DEFAULT
+            )
         except httpx.TimeoutException as exc:
             raise RetryableError(SYSTEM, f"{where}: timed out ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
@@ -332,6 +414,8 @@ def classify(where: str, response: httpx.Response) -> AdapterError:
         return RetryableError(SYSTEM, text, code=code, status=status, retry_after=retry_after(response.headers))
     if code in REFUSAL_CODES:
         return BusinessError(SYSTEM, text, code=code, status=status)
+    if code == TOO_LARGE_CODE:
+        return BatchTooLarge(SYSTEM, text, code=code, status=status, limit=too_large_limit(message))
     return NonRetryableError(SYSTEM, text, code=code, status=status)
 
 

@@ -5,7 +5,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.routing import Route
 
-from sandbox.woocommerce import notes, orders, products, refunds_api
+from sandbox.woocommerce import batch, notes, orders, products, refunds_api
 from sandbox.woocommerce.config import SandboxConfig
 from sandbox.woocommerce.control import DroppedResponse, HostFaults, control_routes
 from sandbox.woocommerce.delivery import WebhookDeliveries
@@ -22,7 +22,8 @@ def build_app(config: SandboxConfig, home_url: str) -> Starlette:
         store.load(config.state_file)
     deliveries = WebhookDeliveries(store)
     faults = HostFaults()
-    api_routes = orders.ROUTES + refunds_api.ROUTES + notes.ROUTES + products.ROUTES + webhook_routes(deliveries)
+    api_routes = orders.ROUTES + refunds_api.ROUTES + notes.ROUTES + products.ROUTES + batch.ROUTES
+    api_routes += webhook_routes(deliveries)
 
     async def wp_json(request: Request):
         authorization = request.headers.get("authorization", "")

@@ -60,6 +60,9 @@ class SandboxConfig(BaseModel):
     gateways: dict[str, PaymentGateway] = DEFAULT_GATEWAYS
     """Keyed by the order's `payment_method`; a method not listed here "does not exist" for refunds."""
     webhook_delay_s: float = Field(default=0.2, ge=0)
+    batch_limit: int = Field(default=100, ge=1)
+    """Items one batch request accepts (filter `woocommerce_rest_batch_items_limit`); `/__sandbox/batch-limit`
+    changes it while the store runs."""
     state_file: Path | None = None
     """Where the store keeps its data between runs, as a real store's database does (ids keep growing)."""
 

@@ -8,8 +8,12 @@ connection dies before the answer arrives (the lost-response case a non-idempote
 
 `POST /__sandbox/gateway {"method": "stripe", "refuse": "Card issuer declined the refund"}` makes that
 payment gateway refuse refunds with this message until `refuse` is null or `DELETE /__sandbox/gateway`.
+
+`POST /__sandbox/batch-limit {"limit": 25}` is a plugin filtering `woocommerce_rest_batch_items_limit`:
+batches of more items are refused with 413 until `DELETE /__sandbox/batch-limit` restores the configured one.
 """
 import asyncio
+from typing import TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
 from starlette.requests import Request
@@ -35,6 +39,10 @@ class HostFault(BaseModel):
 class GatewayRefusal(BaseModel):
     method: str
     refuse: str | None = None
+
+
+class BatchLimit(BaseModel):
+    limit: int = Field(ge=1)
 
 
 class DroppedResponse(Response):
@@ -70,12 +78,38 @@ class HostFaults:
         return Response(fault.body, fault.status, headers=headers, media_type="text/html")
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
+class Unreadable(Exception):
+    """A control body its model refuses; `_answering_422` turns it into the answer."""
+
+    def __init__(self, error: ValidationError) -> None:
+        self.response = JSONResponse({"error": error.errors(include_url=False)}, 422)
+
+
+async def _read(request: Request, model: type[M]) -> M:
+    try:
+        return model.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise Unreadable(exc) from None
+
+
+def _answering_422(handler):
+    """A body the control model refuses is answered 422 with pydantic's errors."""
+
+    async def handle(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except Unreadable as unreadable:
+            return unreadable.response
+
+    return handle
+
+
 def control_routes(faults: HostFaults, deliveries: WebhookDeliveries, store: Store) -> list[Route]:
     async def add_fault(request: Request) -> Response:
-        try:
-            fault = HostFault.model_validate_json(await request.body())
-        except ValidationError as exc:
-            return JSONResponse({"error": exc.errors(include_url=False)}, 422)
+        fault = await _read(request, HostFault)
         faults.active.append(fault)
         return JSONResponse(fault.model_dump(), 201)
 
@@ -91,10 +125,7 @@ def control_routes(faults: HostFaults, deliveries: WebhookDeliveries, store: Sto
         return Response(status_code=204)
 
     async def set_gateway(request: Request) -> Response:
-        try:
-            refusal = GatewayRefusal.model_validate_json(await request.body())
-        except ValidationError as exc:
-            return JSONResponse({"error": exc.errors(include_url=False)}, 422)
+        refusal = await _read(request, GatewayRefusal)
         with store.lock:
             if refusal.refuse is None:
                 store.gateway_refusals.pop(refusal.method, None)
@@ -107,11 +138,24 @@ def control_routes(faults: HostFaults, deliveries: WebhookDeliveries, store: Sto
             store.gateway_refusals.clear()
         return Response(status_code=204)
 
+    async def set_batch_limit(request: Request) -> Response:
+        limit = await _read(request, BatchLimit)
+        with store.lock:
+            store.batch_limit = limit.limit
+        return JSONResponse(limit.model_dump())
+
+    async def reset_batch_limit(request: Request) -> Response:
+        with store.lock:
+            store.batch_limit = store.config.batch_limit
+        return Response(status_code=204)
+
     return [
-        Route("/__sandbox/faults", add_fault, methods=["POST"]),
+        Route("/__sandbox/faults", _answering_422(add_fault), methods=["POST"]),
         Route("/__sandbox/faults", clear_faults, methods=["DELETE"]),
         Route("/__sandbox/webhook-deliveries", list_deliveries, methods=["GET"]),
         Route("/__sandbox/webhook-deliveries", clear_deliveries, methods=["DELETE"]),
-        Route("/__sandbox/gateway", set_gateway, methods=["POST"]),
+        Route("/__sandbox/gateway", _answering_422(set_gateway), methods=["POST"]),
         Route("/__sandbox/gateway", clear_gateways, methods=["DELETE"]),
+        Route("/__sandbox/batch-limit", _answering_422(set_batch_limit), methods=["POST"]),
+        Route("/__sandbox/batch-limit", reset_batch_limit, methods=["DELETE"]),
     ]

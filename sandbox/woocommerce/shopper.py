@@ -1,7 +1,9 @@
-"""A shopper and a merchant acting on a store through its REST API: place, pay and cancel orders.
+"""A shopper and a merchant acting on a store through its REST API: place, pay and cancel orders,
+edit stock by hand, delete products.
 
 Used by the demo, the end-to-end tests and the benchmarks. It speaks WooCommerce's own
-field names on purpose: it plays the storefront, not retail-sync.
+field names on purpose: it plays the storefront, not retail-sync. `set_batch_limit` goes through
+the sandbox's control surface (what a filter plugin would do on a real store).
 """
 from decimal import Decimal
 from typing import Any
@@ -32,9 +34,11 @@ class Shopper:
             else OAuth1QueryAuth(store_url, consumer_key, consumer_secret)
         )
         self._http = httpx.AsyncClient(base_url=store_url.rstrip("/") + "/wp-json/wc/v3/", auth=auth, timeout=30)
+        self._control = httpx.AsyncClient(base_url=store_url.rstrip("/") + "/__sandbox/", timeout=30)
 
     async def aclose(self) -> None:
         await self._http.aclose()
+        await self._control.aclose()
 
     async def place_order(
         self,
@@ -75,6 +79,27 @@ class Shopper:
         (found,) = await self._send("GET", "products", params={"sku": sku})
         return found
 
+    async def listing(self, sku: str) -> dict[str, Any] | None:
+        """The product or variation with exactly this SKU as the REST API shows it; None once it is gone."""
+        found = await self._send("GET", "products", params={"sku": sku})
+        return next((product for product in found if product["sku"] == sku), None)
+
+    async def set_stock(self, sku: str, quantity: int) -> dict[str, Any]:
+        """The merchant types a stock level in the product editor (which turns stock management on)."""
+        return await self._send("PUT", await self._path(sku), {"manage_stock": True, "stock_quantity": quantity})
+
+    async def delete_product(self, sku: str, *, force: bool = True) -> dict[str, Any]:
+        """The merchant deletes a product or variation for good (`force=False`: moves it to the trash)."""
+        return await self._send("DELETE", await self._path(sku), params={"force": str(force).lower()})
+
+    async def set_batch_limit(self, limit: int | None) -> None:
+        """Items one batch request may carry; None restores the store's configured limit (100 by default)."""
+        if limit is None:
+            response = await self._control.delete("batch-limit")
+        else:
+            response = await self._control.post("batch-limit", json={"limit": limit})
+        response.raise_for_status()
+
     async def get_order(self, order_id: int | str) -> dict[str, Any]:
         return await self._send("GET", f"orders/{order_id}")
 
@@ -106,11 +131,21 @@ class Shopper:
         """The merchant edits a webhook in WooCommerce → Settings → Advanced → Webhooks."""
         return await self._send("PUT", f"webhooks/{webhook_id}", fields)
 
-    async def _line(self, sku: str, quantity: int) -> dict[str, Any]:
-        found = await self._send("GET", "products", params={"sku": sku})
-        if not found:
+    async def _existing(self, sku: str) -> dict[str, Any]:
+        product = await self.listing(sku)
+        if product is None:
             raise LookupError(f"no product with SKU {sku!r} in the store")
-        product = found[0]
+        return product
+
+    async def _path(self, sku: str) -> str:
+        """Where the product is written: a variation only through its parent (contract §11)."""
+        product = await self._existing(sku)
+        if product["type"] == "variation":
+            return f"products/{product['parent_id']}/variations/{product['id']}"
+        return f"products/{product['id']}"
+
+    async def _line(self, sku: str, quantity: int) -> dict[str, Any]:
+        product = await self._existing(sku)
         if product.get("type") == "variation":
             return {"product_id": product["parent_id"], "variation_id": product["id"], "quantity": quantity}
         return {"product_id": product["id"], "quantity": quantity}

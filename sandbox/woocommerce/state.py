@@ -92,8 +92,9 @@ class Product:
         return self.sale_price or self.regular_price
 
     def recompute_stock_status(self) -> None:
-        if self.manage_stock and self.stock_quantity is not None:
-            if self.stock_quantity > 0:
+        """`validate_props`: a managed product without a quantity counts as 0 (out of stock)."""
+        if self.manage_stock:
+            if (self.stock_quantity or 0) > 0:
                 self.stock_status = "instock"
             else:
                 self.stock_status = "outofstock" if self.backorders == "no" else "onbackorder"
@@ -293,6 +294,8 @@ class Store:
             "welcome10": Coupon("welcome10", "percent", Decimal("10")),
             "fiveoff": Coupon("fiveoff", "fixed_cart", Decimal("5.00")),
         }
+        self.batch_limit = config.batch_limit
+        """The `woocommerce_rest_batch_items_limit` filter's value; a setting, not data, so not persisted."""
         self.on_event: Callable[[str, int], None] = lambda topic, resource_id: None
         if config.seed_catalogue:
             self._seed_catalogue()
@@ -337,7 +340,8 @@ class Store:
         self.on_event(topic, resource_id)
 
     def product_by_sku(self, sku: str) -> Product | None:
-        return next((p for p in self.products.values() if sku and p.sku == sku), None)
+        """A trashed product frees its SKU (`wc_product_has_unique_sku` skips the trash)."""
+        return next((p for p in self.products.values() if sku and p.sku == sku and p.status != "trash"), None)
 
     def refunds_of(self, order_id: int) -> list[Refund]:
         """Newest first, as `WC_Order::get_refunds` lists them."""
