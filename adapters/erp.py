@@ -4,6 +4,7 @@ Implementations (see `adapters/tryton.py`) must make `create_sales_order` idempo
 *inside the ERP* on `key`, so a lost response or a concurrent retry can never create a
 second sale.
 """
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Protocol
 
@@ -11,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from canonical import Address, Customer, Money, Order, Payment
 from canonical.fulfilment import FulfilmentLine
+from canonical.inventory import CatalogChanges, SourceStock, StockChanges
 from canonical.returns import ProcessedItem, RefundLine, ReturnLine
 
 
@@ -125,5 +127,20 @@ class Erp(Protocol):
         """Post a credit note for exactly these refunded lines (amounts and taxes as given); idempotent per
         `refund_key`. With `payout_reference` (the money went back through the payment provider) it is also
         settled, i.e. reconciled with that payout."""
+
+    async def stock_changes(self, cursor: str | None) -> StockChanges:
+        """SKUs whose stock moved since `cursor` (opaque, from the previous answer); None: every stocked SKU.
+
+        A move that commits while the ERP is read is reported next time (Tryton: if it commits within two
+        minutes of its timestamp), and a SKU is reported again only if it moved again.
+        """
+
+    async def available_stock(self, skus: Sequence[str] | None, warehouses: Sequence[str]) -> list[SourceStock]:
+        """Units each SKU may still promise (on hand less what confirmed sales hold), summed over the
+        `warehouses` (ERP warehouse codes); None: every stocked SKU. Unknown SKUs are left out."""
+
+    async def catalog_changes(self, cursor: str | None, price_list: str | None) -> CatalogChanges:
+        """Products created or changed since `cursor` (None: the whole catalogue on sale), inactive ones
+        included so a store can hide them; sale prices from the ERP price list named `price_list`."""
 
     async def aclose(self) -> None: ...

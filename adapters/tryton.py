@@ -4,6 +4,7 @@ Idempotency lives in Tryton itself: every sale carries the configured web shop a
 order's key as `web_id`, and Tryton enforces UNIQUE(web_shop, web_id). A retry after a lost
 response, or two workers racing, therefore end on the same single sale.
 """
+from collections.abc import Sequence
 from decimal import Decimal
 
 from adapters.erp import (
@@ -16,14 +17,17 @@ from adapters.erp import (
     SalesOrderState,
 )
 from adapters.errors import BusinessError
+from adapters.tryton_catalog import catalog_changes
 from adapters.tryton_credit_notes import post_credit_note
 from adapters.tryton_invoicing import invoice_sale
 from adapters.tryton_returns import create_return, receive_return
 from adapters.tryton_rpc import SYSTEM, TrytonRpc, TrytonUserError
 from adapters.tryton_shipping import ship_sale
+from adapters.tryton_stock import available_stock, stock_changes
 from adapters.tryton_workflow import confirm_sale, ignore_exceptions
 from canonical import Address, Customer, Money, Order, Payment, TaxAmount
 from canonical.fulfilment import FulfilmentLine
+from canonical.inventory import CatalogChanges, SourceStock, StockChanges
 from canonical.returns import ProcessedItem, RefundLine, ReturnLine
 from config import ErpSettings
 
@@ -145,6 +149,18 @@ class TrytonErp:
         """A posted credit note for exactly the refunded lines, with the refund's key as its reference."""
         sale_id = await self._existing_sale(key)
         return await post_credit_note(self._rpc, self._settings, sale_id, refund_key, lines, reason, payout_reference)
+
+    async def stock_changes(self, cursor: str | None) -> StockChanges:
+        """Goods whose stock moves were created or written since `cursor` (see `adapters.tryton_changes`)."""
+        return await stock_changes(self._rpc, cursor)
+
+    async def available_stock(self, skus: Sequence[str] | None, warehouses: Sequence[str]) -> list[SourceStock]:
+        """Tryton's forecast quantity as the `web_shop` module reads it for a store."""
+        return await available_stock(self._rpc, skus, warehouses)
+
+    async def catalog_changes(self, cursor: str | None, price_list: str | None) -> CatalogChanges:
+        """Goods templates as simple or variable products (rules in `adapters.tryton_catalog`)."""
+        return await catalog_changes(self._rpc, cursor, price_list)
 
     async def _undo_confirmed_sale(self, sale: dict) -> None:
         shipments, invoices = sale["shipments."], sale["invoices."]

@@ -91,6 +91,8 @@ def bootstrap(data_dir: Path, database: str = ErpSettings().database) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".partial")
         shutil.copyfile(template, partial)
+        with contextlib.closing(sqlite3.connect(partial)) as connection:
+            connection.execute("PRAGMA journal_mode=WAL")  # readers (stock polls) never block a long write
         os.replace(partial, path)
     return path
 

@@ -7,7 +7,8 @@ loads the whole Tryton pool into the process that calls it.
 Everything the integration relies on is created here, as admin: the EUR company, its
 chart of accounts and fiscal years, one tax per store tax rate, the demo catalogue with
 stock, every country, the `integration` user, the web shop whose `web_id`s make sale
-creation idempotent, and the payment method that records store payments on invoices.
+creation idempotent, the payment method that records store payments on invoices, and the
+web price list whose lower prices are the stores' sale prices.
 """
 import datetime as dt
 import json
@@ -21,7 +22,7 @@ from proteus import config as proteus_config
 from embedded import demo_catalog
 from embedded.countries import COUNTRIES
 
-MODULES = ("sale", "web_shop")
+MODULES = ("sale", "web_shop", "sale_price_list", "product_attribute")
 COMPANY_NAME = "Retail Sync Demo"
 COMPANY_COUNTRY = "FR"
 CHART = "account.account_template_root_en"
@@ -38,8 +39,13 @@ INTEGRATION_GROUPS = (
     "Party Administration",
 )
 CATALOGUE_MANAGER = ("catalogue", "catalogue-pass-123")
-"""The merchant's ERP catalogue manager in the demo database: adds products (with their accounting category)."""
-CATALOGUE_GROUPS = ("Product Administration", "Account Product Administration")
+"""The merchant's ERP back office in the demo database: adds products (with their accounting category),
+variants and price-list prices, and books goods received into stock."""
+CATALOGUE_GROUPS = ("Product Administration", "Account Product Administration", "Stock", "Stock Administration")
+WEB_PRICE_LIST = "Web sale"
+"""The price list whose prices, when lower than the list price, the stores show as sale prices."""
+SIZE = ("size", "Size")
+"""The attribute (key, label) the demo's variable products vary by, as the demo store names it."""
 
 
 def main(config_file: str, database: str, settings: dict) -> None:
@@ -54,13 +60,14 @@ def main(config_file: str, database: str, settings: dict) -> None:
     taxes = create_taxes(accounts["tax"])
     create_default_payment_term()
     categories = create_tax_categories(taxes, accounts)
-    goods = create_catalogue(categories)
+    goods = create_catalogue(categories, create_sizes())
     create_services(categories[""])
     stock_goods(goods)
     create_waste_locations(settings["quarantine_location"])
     create_user(company, "retail-sync integration", settings["user"], settings["password"], INTEGRATION_GROUPS)
     create_user(company, "Catalogue manager", *CATALOGUE_MANAGER, CATALOGUE_GROUPS)
     create_web_shop(company, eur, settings["web_shop"])
+    create_price_list(company, WEB_PRICE_LIST)
 
 
 def create_countries() -> dict:
@@ -201,8 +208,21 @@ def create_tax_categories(taxes: dict, accounts: dict) -> dict:
     return categories
 
 
-def create_catalogue(categories: dict) -> list:
-    """Goods per demo product; variations share a template whose code is the parent SKU."""
+def create_sizes():
+    """The size attribute, with every size the demo's variations use (the SKU's last part, as in the store)."""
+    Attribute = Model.get("product.attribute")
+    sizes = dict.fromkeys(p.sku.rsplit("-", 1)[-1] for p in demo_catalog.PRODUCTS if p.parent_sku)
+    key, label = SIZE
+    attribute = Attribute(name=key, string=label, type_="selection", selection="\n".join(f"{s}:{s}" for s in sizes))
+    attribute.save()
+    attribute_set = Model.get("product.attribute.set")(name=label)
+    attribute_set.attributes.append(attribute)
+    attribute_set.save()
+    return attribute_set
+
+
+def create_catalogue(categories: dict, sizes) -> list:
+    """Goods per demo product; variations share a template whose code is the parent SKU, sized by attribute."""
     Template = Model.get("product.template")
     (unit,) = Model.get("product.uom").find([("name", "=", "Unit")])
     goods = []
@@ -218,11 +238,13 @@ def create_catalogue(categories: dict) -> list:
             default_uom=unit,
             list_price=first.price,
             account_category=categories[first.tax_class],
+            attribute_set=sizes if is_variable else None,
         )
-        suffixes = [v.sku.removeprefix(parent_sku) if is_variable else v.sku for v in variants]
-        template.products[0].suffix_code = suffixes[0]
-        for suffix in suffixes[1:]:
-            template.products.new(suffix_code=suffix)
+        for index, variant in enumerate(variants):
+            product = template.products[0] if index == 0 else template.products.new()
+            product.suffix_code = variant.sku.removeprefix(parent_sku) if is_variable else variant.sku
+            if is_variable:
+                product.attributes = {SIZE[0]: variant.sku.rsplit("-", 1)[-1]}
         template.save()
         goods.extend(zip(template.products, (v.stock for v in variants)))
     return goods
@@ -274,6 +296,11 @@ def create_user(company, name: str, login: str, password: str, group_names: tupl
     user.companies.append(company)
     user.company = company
     user.save()
+
+
+def create_price_list(company, name: str) -> None:
+    """Empty at first: the merchant adds a line (product, fixed price) for each product on sale."""
+    Model.get("product.price_list")(name=name, company=company, price="list_price", tax_included=False).save()
 
 
 def create_web_shop(company, currency, name: str) -> None:
