@@ -36,6 +36,8 @@ ORDER_STATUSES = {
     "failed": OrderStatus.FAILED,
 }
 """WooCommerce's core statuses; any other word (checkout-draft, plugin statuses) is OTHER."""
+STOCK_HOLDING_STATUSES = {"processing", "on-hold", "completed"}
+"""WooCommerce takes the units off its stock when an order reaches one of these (and gives them back on cancel)."""
 
 
 class InvalidOrderPayload(ValueError):
@@ -78,6 +80,7 @@ def order_from_woocommerce(store_id: str, payload: object) -> Order:
         number=_text(payload.get("number"), "number") or str(order_id),
         status=order_status(status),
         store_status=status,
+        holds_stock=status in STOCK_HOLDING_STATUSES,
         currency=money.currency,
         prices_include_tax=bool(payload.get("prices_include_tax", False)),
         created_at=_utc(payload.get("date_created_gmt"), "date_created_gmt"),

@@ -139,6 +139,7 @@ class Order(_Model):
     number: str
     status: OrderStatus
     store_status: str = Field(description="The store's own status word, for operators")
+    holds_stock: bool = Field(default=False, description="The store has taken the lines' units off its stock")
     currency: str
     prices_include_tax: bool = False
     created_at: datetime

@@ -9,6 +9,7 @@ or cancels; a cancellation (store or operator) undoes what was done, newest firs
 """
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from decimal import Decimal
 from enum import Enum
 from typing import TypeVar
 
@@ -456,6 +457,20 @@ class OrderToCashWorkflow:
             fulfilment_late=self._late,
             fulfilment=self._fulfilment,
         )
+
+    @workflow.query
+    def unacknowledged_units(self) -> dict[str, Decimal]:
+        """SKU → units the store took off its stock for this order while the ERP has no sale for it yet.
+        Available-to-sell subtracts them, so a stock push the ERP computed before it saw this order
+        cannot re-inflate the store (the oversell race)."""
+        order = self._order
+        units: dict[str, Decimal] = {}
+        if order is None or self._sale_number or not order.holds_stock:
+            return units
+        for line in order.lines:
+            if line.sku:
+                units[line.sku] = units.get(line.sku, Decimal(0)) + line.quantity
+        return units
 
     def _must_be_parked(self) -> None:
         if self._stage != OrderStage.PARKED:
