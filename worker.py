@@ -1,24 +1,30 @@
-"""The retail-sync worker: order-to-cash and store intake workflows, and the activities that reach the systems."""
+"""The retail-sync worker: order, return, refund, intake, stock and catalogue workflows, and their activities."""
 import logging
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.catalog import CatalogActivities
 from activities.fulfilment import FulfilmentActivities
 from activities.intake import IntakeActivities
+from activities.listing_index import ListingIndexes
 from activities.orders import OrderActivities
 from activities.refunds import RefundActivities
 from activities.returns import ReturnActivities
+from activities.stock import StockActivities
 from activities.stores import StoreDirectory
 from adapters.erp import Erp
 from adapters.shipbob import ShipBobClient
 from adapters.tryton import TrytonErp
 from config import Settings
-from starter.schedules import ensure_intake_schedules
+from starter.schedules import ensure_store_runs
 from starter.temporal_client import connect
+from workflows.catalog_sync import CatalogSyncWorkflow
 from workflows.order_to_cash import OrderToCashWorkflow
 from workflows.refund import RefundWorkflow
 from workflows.returns import ReturnWorkflow
+from workflows.stock_reconcile import StockReconciliationWorkflow
+from workflows.stock_sync import StockSyncWorkflow
 from workflows.store_intake import StoreIntakeWorkflow
 
 log = logging.getLogger("retail-sync.worker")
@@ -28,17 +34,28 @@ def build_worker(
     client: Client, settings: Settings, stores: StoreDirectory, erp: Erp, threepl: ShipBobClient
 ) -> Worker:
     task_queue = settings.temporal.task_queue
+    listings = ListingIndexes(stores)
     activities = (
         OrderActivities(stores, erp),
         FulfilmentActivities(threepl, stores, erp, settings.orders),
         IntakeActivities(stores, client, task_queue, settings.orders),
         RefundActivities(stores, erp),
         ReturnActivities(threepl, stores, erp),
+        StockActivities(stores, erp, threepl, listings, client),
+        CatalogActivities(stores, erp, listings, client),
     )
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[OrderToCashWorkflow, StoreIntakeWorkflow, RefundWorkflow, ReturnWorkflow],
+        workflows=[
+            OrderToCashWorkflow,
+            StoreIntakeWorkflow,
+            RefundWorkflow,
+            ReturnWorkflow,
+            StockSyncWorkflow,
+            StockReconciliationWorkflow,
+            CatalogSyncWorkflow,
+        ],
         activities=[activity for group in activities for activity in group.all()],
     )
 
@@ -50,7 +67,7 @@ async def run_worker(settings: Settings) -> None:
     threepl = ShipBobClient(settings.threepl)
     try:
         worker = build_worker(client, settings, stores, erp, threepl)
-        await ensure_intake_schedules(client, settings)
+        await ensure_store_runs(client, settings)
         log.info("worker polling task queue %s on %s", settings.temporal.task_queue, settings.temporal.address)
         await worker.run()
     finally:

@@ -60,3 +60,16 @@ def return_reference(store_id: str, order_id: str, number: int) -> str:
 
 def return_workflow_id(rma: str) -> str:
     return f"return-{rma}"
+
+
+def stock_sync_workflow_id(store_id: str) -> str:
+    """The one long-running run publishing a store's available-to-sell."""
+    return f"stock-sync-{store_id}"
+
+
+def reconcile_schedule_id(store_id: str) -> str:
+    return f"reconcile-{store_id}"
+
+
+def catalog_schedule_id(store_id: str) -> str:
+    return f"catalog-{store_id}"

@@ -7,6 +7,7 @@ import sys
 
 from config import load_settings
 from starter.cli_returns import add_commands as add_return_commands
+from starter.cli_stock import add_commands as add_stock_commands
 from starter.temporal_client import TemporalUnreachable
 
 
@@ -53,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=_orders_action, action=action)
 
     add_return_commands(commands)
+    add_stock_commands(commands)
 
     erp = commands.add_parser("erp", help="the local Tryton ERP").add_subparsers(required=True, metavar="ACTION")
     erp.add_parser("bootstrap", help="build (once) the bootstrapped Tryton template").set_defaults(

@@ -1,6 +1,12 @@
-"""One intake Schedule per configured store, created when a worker starts (existing ones are kept)."""
-import logging
+"""What runs for each configured store without being asked, created when a worker starts.
 
+Per store: the intake backstop, the stock reconciliation and the catalogue sync as Temporal
+Schedules, and the long-running stock sync run. Existing ones are kept as they are.
+"""
+import logging
+from datetime import timedelta
+
+from pydantic import BaseModel
 from temporalio.client import (
     Client,
     Schedule,
@@ -11,8 +17,13 @@ from temporalio.client import (
     SchedulePolicy,
     ScheduleSpec,
 )
+from temporalio.common import WorkflowIDConflictPolicy
 
-from config import Settings
+from canonical.keys import catalog_schedule_id, reconcile_schedule_id, stock_sync_workflow_id
+from config import Settings, StockSource, StoreSettings
+from workflows.catalog_sync import CatalogSyncInput, CatalogSyncWorkflow
+from workflows.stock_reconcile import ReconcileInput, StockReconciliationWorkflow
+from workflows.stock_sync import StockSyncInput, StockSyncWorkflow
 from workflows.store_intake import IntakeInput, StoreIntakeWorkflow
 
 log = logging.getLogger(__name__)
@@ -22,21 +33,54 @@ def intake_schedule_id(store_id: str) -> str:
     return f"intake-{store_id}"
 
 
-async def ensure_intake_schedules(client: Client, settings: Settings) -> None:
+async def ensure_store_runs(client: Client, settings: Settings) -> None:
     for store in settings.stores:
-        schedule = Schedule(
-            action=ScheduleActionStartWorkflow(
-                StoreIntakeWorkflow.run,
-                IntakeInput(store_id=store.id),
-                id=intake_schedule_id(store.id),
-                task_queue=settings.temporal.task_queue,
-                static_summary=f"Intake backstop for store {store.id}",
-            ),
-            spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=settings.orders.intake_every)]),
-            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
-        )
-        try:
-            await client.create_schedule(intake_schedule_id(store.id), schedule)
-            log.info("intake schedule for store %s: every %s", store.id, settings.orders.intake_every)
-        except ScheduleAlreadyRunningError:
-            pass
+        await ensure_intake_schedule(client, settings, store)
+        await ensure_inventory_runs(client, settings, store)
+
+
+async def ensure_intake_schedule(client: Client, settings: Settings, store: StoreSettings) -> None:
+    await _ensure_schedule(client, settings, intake_schedule_id(store.id), StoreIntakeWorkflow.run,
+                           IntakeInput(store_id=store.id), settings.orders.intake_every,
+                           f"Intake backstop for store {store.id}")  # fmt: skip
+
+
+async def ensure_inventory_runs(client: Client, settings: Settings, store: StoreSettings) -> None:
+    every = settings.inventory
+    await _ensure_schedule(client, settings, reconcile_schedule_id(store.id), StockReconciliationWorkflow.run,
+                           ReconcileInput(store_id=store.id), every.reconcile_every,
+                           f"Stock reconciliation for store {store.id}")  # fmt: skip
+    await _ensure_schedule(client, settings, catalog_schedule_id(store.id), CatalogSyncWorkflow.run,
+                           CatalogSyncInput(store_id=store.id), every.catalog_every,
+                           f"Catalogue and prices for store {store.id}")  # fmt: skip
+    await ensure_stock_sync(client, settings, store)
+
+
+async def ensure_stock_sync(client: Client, settings: Settings, store: StoreSettings) -> None:
+    interval = (settings.inventory.poll_interval if store.stock.source == StockSource.ERP
+                else settings.inventory.threepl_poll_interval)  # fmt: skip
+    await client.start_workflow(
+        StockSyncWorkflow.run,
+        StockSyncInput(store_id=store.id, poll_interval=interval, cycles_per_run=settings.inventory.cycles_per_run),
+        id=stock_sync_workflow_id(store.id),
+        task_queue=settings.temporal.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        static_summary=f"Stock sync for store {store.id}",
+    )
+
+
+async def _ensure_schedule(
+    client: Client, settings: Settings, schedule_id: str, run, argument: BaseModel, every: timedelta, summary: str
+) -> None:
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(
+            run, argument, id=schedule_id, task_queue=settings.temporal.task_queue, static_summary=summary
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+    try:
+        await client.create_schedule(schedule_id, schedule)
+        log.info("%s: every %s", summary, every)
+    except ScheduleAlreadyRunningError:
+        pass

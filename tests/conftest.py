@@ -7,6 +7,7 @@ pytest_plugins = [
     "tests.plugins.woocommerce",
     "tests.plugins.shipbob",
     "tests.plugins.stack",
+    "tests.plugins.inventory",
 ]
 
 

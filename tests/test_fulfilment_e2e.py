@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from canonical.keys import order_workflow_id
-from starter.schedules import ensure_intake_schedules, intake_schedule_id
+from starter.schedules import ensure_intake_schedule, intake_schedule_id
 from tests.plugins.stack import STORE_ID, OrderStack, progress, reach, sales_for
 from tests.plugins.temporal import eventually
 from workflows.order_messages import OrderStage
@@ -223,7 +223,7 @@ async def test_intake_re_enables_and_reports_a_webhook_woocommerce_disabled(orde
 
 async def run_intake_now(stack: OrderStack) -> IntakeResult:
     """Trigger the store's intake Schedule (as its interval would) and wait for that run's result."""
-    await ensure_intake_schedules(stack.client, stack.settings)
+    await ensure_intake_schedule(stack.client, stack.settings, stack.settings.stores[0])
     schedule = stack.client.get_schedule_handle(intake_schedule_id(STORE_ID))
     before = len((await schedule.describe()).info.recent_actions)
     await schedule.trigger()

@@ -15,6 +15,8 @@ ERP_SALE_NUMBER = SearchAttributeKey.for_keyword("ErpSaleNumber")
 FULFILMENT_LATE = SearchAttributeKey.for_bool("FulfilmentLate")
 REFUND_AMOUNT = SearchAttributeKey.for_float("RefundAmount")
 RMA_ID = SearchAttributeKey.for_keyword("RmaId")
+SYNC_WATERMARK = SearchAttributeKey.for_keyword("SyncWatermark")
+DRIFT_COUNT = SearchAttributeKey.for_int("DriftCount")
 
 ALL = (
     ORDER_ID,
@@ -27,6 +29,8 @@ ALL = (
     FULFILMENT_LATE,
     REFUND_AMOUNT,
     RMA_ID,
+    SYNC_WATERMARK,
+    DRIFT_COUNT,
 )
 
 _CLI_TYPE_NAMES = {
@@ -34,6 +38,7 @@ _CLI_TYPE_NAMES = {
     SearchAttributeIndexedValueType.TEXT: "Text",
     SearchAttributeIndexedValueType.BOOL: "Bool",
     SearchAttributeIndexedValueType.DOUBLE: "Double",
+    SearchAttributeIndexedValueType.INT: "Int",
 }
 
 

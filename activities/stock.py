@@ -1,0 +1,185 @@
+"""Stock activities: which SKUs moved, and publishing available-to-sell to one store in batches.
+
+One activity does a whole publish (read, compare, push every batch) and heartbeats per batch:
+ten thousand SKUs would not fit in workflow history, and a batch is an absolute, idempotent
+write, so a retried activity simply pushes again whatever still differs.
+"""
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel
+from temporalio import activity
+from temporalio.client import Client
+
+from activities.errors import as_temporal_errors
+from activities.listing_index import ListingIndex, ListingIndexes
+from adapters.errors import BatchTooLarge
+from adapters.retrying import inline_retries
+from canonical.available_to_sell import Allocation, StockPlan, available_to_sell, batches, in_flight_units, plan_stock
+from canonical.inventory import PushResult, SourceStock, StockChanges, StockPush
+from config import StockSource, StoreSettings
+from workflows import search_attributes as sa
+from workflows.order_to_cash import OrderToCashWorkflow
+
+if TYPE_CHECKING:  # workflows import this module for its models; keep HTTP clients out of their sandbox
+    from activities.stores import StoreDirectory
+    from adapters.erp import Erp
+    from adapters.shipbob import ShipBobClient
+
+ITEM_ATTEMPTS = 3
+LARGEST = 10
+IN_FLIGHT_QUERY = (
+    f"WorkflowType = 'OrderToCashWorkflow' AND ExecutionStatus = 'Running' AND {sa.ERP_SALE_NUMBER.name} IS NULL"
+)
+
+
+class StockChangesRequest(BaseModel):
+    store_id: str
+    cursor: str | None = None
+
+
+class PublishRequest(BaseModel):
+    store_id: str
+    skus: list[str] | None = None
+    """None: every SKU the store or the source knows (a reconciliation)."""
+    reread_store: bool = False
+    dry_run: bool = False
+
+
+class Difference(BaseModel):
+    sku: str
+    store: int | None
+    available: int
+
+
+class StockReport(BaseModel):
+    """What a publish or reconciliation found and did; the drift report operators read."""
+
+    store_id: str
+    dry_run: bool = False
+    compared: int = 0
+    unchanged: int = 0
+    drifted: int = 0
+    fixed: int = 0
+    largest: list[Difference] = []
+    missing_in_store: list[str] = []
+    missing_in_source: list[str] = []
+    left_alone: dict[str, str] = {}
+    failed: list[PushResult] = []
+    listing_calls: int = 0
+    batch_calls: int = 0
+
+
+class StockActivities:
+    def __init__(
+        self, stores: "StoreDirectory", erp: "Erp", threepl: "ShipBobClient", indexes: ListingIndexes, client: Client
+    ) -> None:
+        self._stores = stores
+        self._erp = erp
+        self._threepl = threepl
+        self._indexes = indexes
+        self._client = client
+
+    @activity.defn
+    async def stock_changes(self, request: StockChangesRequest) -> StockChanges:
+        """SKUs whose source stock may have moved since the cursor (3PL: every SKU the store lists)."""
+        with as_temporal_errors():
+            store = self._stores.settings(request.store_id)
+            if store.stock.source == StockSource.ERP:
+                return await self._erp.stock_changes(request.cursor)
+            listings = await self._indexes.of(store.id).listings()
+            return StockChanges(skus=tuple(sorted(listings)), cursor="")
+
+    @activity.defn
+    async def publish_available_to_sell(self, request: PublishRequest) -> StockReport:
+        with as_temporal_errors():
+            store = self._stores.settings(request.store_id)
+            index = self._indexes.of(store.id)
+            calls_before = index.calls
+            if request.skus is None:
+                listings = await index.listings(refresh=request.reread_store)
+            else:
+                listings = await index.covering(request.skus)  # new listings, or ones re-created by hand
+            source = {stock.sku: stock.quantity for stock in await self._source_stock(store, request.skus, listings)}
+            in_flight = await units_in_flight(self._client)
+            allocation = Allocation(Decimal(store.stock.safety_stock), store.stock.allocation_share)
+            available = {sku: available_to_sell(quantity, in_flight.get(sku, Decimal(0)), allocation)
+                         for sku, quantity in source.items()}  # fmt: skip
+            plan = plan_stock(listings, available)
+            report = _report(store.id, request, plan, listings, source)
+            if not request.dry_run:
+                await self._push(store, index, plan.pushes, report)
+        report.listing_calls = index.calls - calls_before
+        return report
+
+    async def _source_stock(self, store: StoreSettings, skus: list[str] | None, listings) -> list[SourceStock]:
+        """Units the source can promise; `skus=None`: every SKU it holds (the 3PL: every SKU the store lists)."""
+        if store.stock.source == StockSource.ERP:
+            return await self._erp.available_stock(skus, store.stock.warehouses)
+        centres = set(store.stock.fulfilment_centers)
+        total: dict[str, Decimal] = {}
+        for stock in await self._threepl.stock_by_center(skus if skus is not None else sorted(listings)):
+            if not centres or stock.center_id in centres:
+                total[stock.sku] = total.get(stock.sku, Decimal(0)) + stock.fulfillable
+        return [SourceStock(sku=sku, quantity=quantity) for sku, quantity in total.items()]
+
+    async def _push(self, store: StoreSettings, index: ListingIndex, pushes: list[StockPush], report: StockReport):
+        """Every batch, splitting one the store finds too large; retryable item failures go again."""
+        pending, limit = pushes, store.batch_limit
+        for _ in range(ITEM_ATTEMPTS):
+            queue, retry = batches(pending, limit), []
+            while queue:
+                batch = queue.pop(0)
+                try:
+                    results = await self._push_batch(store.id, batch, report)
+                except BatchTooLarge as too_large:
+                    if len(batch) == 1:
+                        raise
+                    limit = min(limit, too_large.limit or len(batch) // 2, len(batch) - 1)
+                    queue = batches(batch, limit) + queue
+                    continue
+                index.pushed(batch, results)
+                report.fixed += sum(result.ok for result in results)
+                retry += [push for push, result in zip(batch, results) if not result.ok and result.retryable]
+                report.failed += [result for result in results if not result.ok and not result.retryable]
+                activity.heartbeat(report.fixed)
+            pending = retry
+            if not pending:
+                return
+        report.failed += [PushResult(sku=push.sku, ok=False, code="gave_up", message="kept failing", retryable=True)
+                          for push in pending]  # fmt: skip
+
+    async def _push_batch(self, store_id: str, batch: list[StockPush], report: StockReport) -> list[PushResult]:
+        async for attempt in inline_retries(idempotent=True):
+            with attempt:
+                report.batch_calls += 1
+                return await self._stores.client(store_id).push_stock(batch)
+        raise AssertionError("unreachable: inline_retries re-raises the last error")
+
+    def all(self) -> list:
+        return [self.stock_changes, self.publish_available_to_sell]
+
+
+async def units_in_flight(client: Client) -> dict[str, Decimal]:
+    """SKU → units running orders took off their stores' stock that the ERP has no sale for yet (all stores)."""
+    orders = []
+    async for execution in client.list_workflows(IN_FLIGHT_QUERY):
+        handle = client.get_workflow_handle_for(OrderToCashWorkflow.run, execution.id)
+        orders.append(await handle.query(OrderToCashWorkflow.unacknowledged_units))
+    return in_flight_units(orders)
+
+
+def _report(store_id: str, request: PublishRequest, plan: StockPlan, listings, source) -> StockReport:
+    largest = sorted(plan.drift.items(), key=lambda item: -abs((item[1][0] or 0) - item[1][1]))[:LARGEST]
+    stocked = {sku for sku, listing in listings.items() if listing.manages_stock and not listing.variable}
+    return StockReport(
+        store_id=store_id,
+        dry_run=request.dry_run,
+        compared=len(source),
+        unchanged=plan.unchanged,
+        drifted=len(plan.drift),
+        largest=[Difference(sku=sku, store=shown, available=available) for sku, (shown, available) in largest],
+        missing_in_store=plan.missing_in_store,
+        missing_in_source=sorted(stocked - source.keys()) if request.skus is None else [],
+        left_alone=plan.left_alone,
+    )

@@ -1,0 +1,104 @@
+"""What a store must create or update so its catalogue shows the ERP's products and prices. Pure.
+
+Only ERP-owned fields are compared and written: name, regular and sale price, status and stock
+management. A product the ERP deactivated is made private in the store, never deleted (orders and
+reviews still point at it).
+"""
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+from canonical.inventory import CatalogProduct, CatalogVariant, Listing, ListingDraft, ListingStatus
+
+
+@dataclass
+class CatalogPlan:
+    products: list[ListingDraft] = field(default_factory=list)
+    """Simple products and variable parents: one batch endpoint."""
+    options: dict[str, list[ListingDraft]] = field(default_factory=dict)
+    """Parent SKU → its options to create or update: one batch endpoint per parent."""
+    unchanged: int = 0
+
+
+def plan_catalog(
+    products: Iterable[CatalogProduct], listings: Mapping[str, Listing], price_decimals: int = 2
+) -> CatalogPlan:
+    """`price_decimals`: how many the store keeps (WooCommerce's currency setting); ERP prices are rounded to them."""
+    plan = CatalogPlan()
+    step = Decimal(1).scaleb(-price_decimals)
+    for product in map(lambda p: _rounded(p, step), products):
+        parent = listings.get(product.sku)
+        wanted = _product_draft(product, parent)
+        if parent is None or _differs(wanted, parent):
+            plan.products.append(wanted)
+        else:
+            plan.unchanged += 1
+        for variant in product.variants:
+            option = listings.get(variant.sku)
+            draft = _option_draft(variant, option, parent)
+            if option is None or _differs(draft, option):
+                plan.options.setdefault(product.sku, []).append(draft)
+            else:
+                plan.unchanged += 1
+    return plan
+
+
+def _rounded(product: CatalogProduct, step: Decimal) -> CatalogProduct:
+    def price(amount: Decimal | None) -> Decimal | None:
+        return None if amount is None else amount.quantize(step, ROUND_HALF_UP)
+
+    variants = tuple(v.model_copy(update={"regular_price": price(v.regular_price), "sale_price": price(v.sale_price)})
+                     for v in product.variants)  # fmt: skip
+    return product.model_copy(update={"regular_price": price(product.regular_price),
+                                      "sale_price": price(product.sale_price), "variants": variants})  # fmt: skip
+
+
+def _status(active: bool) -> ListingStatus:
+    return ListingStatus.PUBLISHED if active else ListingStatus.PRIVATE
+
+
+def _product_draft(product: CatalogProduct, listing: Listing | None) -> ListingDraft:
+    variable = bool(product.variants)
+    values: dict[str, list[str]] = {}
+    for variant in product.variants:
+        for name, value in variant.options.items():
+            if value not in values.setdefault(name, []):
+                values[name].append(value)
+    return ListingDraft(
+        sku=product.sku,
+        listing_id=listing.listing_id if listing else None,
+        variable=variable,
+        name=product.name,
+        status=_status(product.active),
+        regular_price=None if variable else product.regular_price,
+        sale_price=None if variable else product.sale_price,
+        manages_stock=product.manages_stock and not variable,
+        option_values=values,
+    )
+
+
+def _option_draft(variant: CatalogVariant, listing: Listing | None, parent: Listing | None) -> ListingDraft:
+    return ListingDraft(
+        sku=variant.sku,
+        listing_id=listing.listing_id if listing else None,
+        parent_id=parent.listing_id if parent else None,
+        name=variant.name,
+        status=_status(variant.active),
+        regular_price=variant.regular_price,
+        sale_price=variant.sale_price,
+        options=variant.options,
+    )
+
+
+def _differs(draft: ListingDraft, listing: Listing) -> bool:
+    return (
+        (draft.name != listing.name and draft.parent_id is None)
+        or draft.status != listing.status
+        or not _same_price(draft.regular_price, listing.regular_price)
+        or not _same_price(draft.sale_price, listing.sale_price)
+        or draft.manages_stock != listing.manages_stock
+    )
+
+
+def _same_price(ours: Decimal | None, theirs: Decimal | None) -> bool:
+    return ours == theirs or (ours is None and theirs == 0) or (theirs is None and ours == 0)

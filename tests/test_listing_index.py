@@ -1,0 +1,58 @@
+"""The SKU → listing map: read in full only when it must be."""
+from dataclasses import dataclass
+
+from activities.listing_index import ListingIndex
+from canonical.inventory import Listing, PushResult, StockPush
+
+
+@dataclass
+class Page:
+    listings: list[Listing]
+    has_next: bool = False
+
+
+class Store:
+    """Pages of 2 listings; a variable listing's options on their own pages."""
+
+    def __init__(self, skus: list[str]) -> None:
+        self.listings = [Listing(sku=sku, listing_id=str(n), manages_stock=True, quantity=0)
+                         for n, sku in enumerate(skus)]  # fmt: skip
+        self.options: dict[str, list[Listing]] = {}
+
+    async def list_listings(self, page: int) -> Page:
+        chunk = self.listings[(page - 1) * 2 : page * 2]
+        return Page(chunk, has_next=page * 2 < len(self.listings))
+
+    async def list_option_listings(self, parent_id: str, page: int) -> Page:
+        return Page(self.options.get(parent_id, []))
+
+
+async def test_a_sku_the_store_never_listed_costs_one_read_not_one_per_change():
+    store = Store(["A", "B", "C"])
+    index = ListingIndex(store)
+
+    assert set(await index.covering(["A"])) == {"A", "B", "C"}
+    assert index.calls == 2
+    await index.covering(["A", "ERP-ONLY"])
+    await index.covering(["ERP-ONLY"])
+    assert index.calls == 4  # one re-read for the unknown SKU, then it is known to be absent
+
+    store.listings.append(Listing(sku="NEW", listing_id="9", manages_stock=True))
+    assert "NEW" in await index.covering(["NEW"])
+    assert index.calls == 6
+
+
+async def test_variable_listings_bring_their_options_and_pushes_are_remembered():
+    store = Store(["HOODIE"])
+    store.listings[0] = store.listings[0].model_copy(update={"variable": True})
+    store.options["0"] = [Listing(sku="HOODIE-S", listing_id="5", parent_id="0", manages_stock=True, quantity=1)]
+    index = ListingIndex(store)
+
+    listings = await index.listings()
+    assert listings["HOODIE-S"].parent_id == "0"
+
+    push = StockPush(sku="HOODIE-S", listing_id="5", parent_id="0", quantity=4)
+    index.pushed([push], [PushResult(sku="HOODIE-S", ok=True, listing_id="5")])
+    assert (await index.listings())["HOODIE-S"].quantity == 4
+    index.pushed([push], [PushResult(sku="HOODIE-S", ok=False, code="woocommerce_rest_invalid_id")])
+    assert "HOODIE-S" not in await index.listings()
