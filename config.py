@@ -56,6 +56,8 @@ class StoreSettings(BaseModel):
     """The ERP price list whose price, when lower than the list price, is the store's sale price."""
     price_decimals: int = Field(default=2, ge=0, le=4)
     """Decimals the store keeps for prices (WooCommerce → Settings → General → Number of decimals)."""
+    catalog_descriptions: bool = False
+    """Descriptions come from the ERP; by default the store owns them (and always its images)."""
 
 
 class ErpSettings(BaseModel):

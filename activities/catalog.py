@@ -54,7 +54,7 @@ class CatalogActivities:
             changes = await self._erp.catalog_changes(request.cursor, store.price_list)
             skus = [sku for product in changes.products for sku in (product.sku, *(v.sku for v in product.variants))]
             listings = await (index.covering(skus) if request.cursor else index.listings(refresh=True))
-            plan = plan_catalog(changes.products, listings, store.price_decimals)
+            plan = plan_catalog(changes.products, listings, store.price_decimals, store.catalog_descriptions)
             report = CatalogReport(store_id=store.id, cursor=changes.cursor, products_changed=len(changes.products),
                                    unchanged=plan.unchanged)  # fmt: skip
             parent_ids = {draft.sku: draft.listing_id for draft in plan.products}

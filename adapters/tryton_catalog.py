@@ -33,7 +33,7 @@ ANY_PRODUCT = None
 EVERY_TEMPLATE = 0
 """A pseudo template id (ids start at 1) standing for a change to all: the cursor tracks it like the rest."""
 TEMPLATE_FIELDS = ["name", "code", "active", "salable", "attribute_set"]
-VARIANT_FIELDS = ["template", "code", "active", "list_price_used", "attributes"]
+VARIANT_FIELDS = ["template", "code", "active", "list_price_used", "attributes", "description"]
 
 
 async def catalog_changes(rpc: TrytonRpc, cursor: str | None, price_list: str | None) -> CatalogChanges:
@@ -120,13 +120,14 @@ def _product(template: dict, rows: list[dict], attributes: dict[str, tuple[str, 
     if len(rows) == 1 and template["attribute_set"] is None:
         (only,) = variants
         return CatalogProduct(sku=only.sku, name=template["name"], regular_price=only.regular_price,
-                              sale_price=only.sale_price, active=only.active)  # fmt: skip
+                              sale_price=only.sale_price, active=only.active, description=only.description)  # fmt: skip
     return CatalogProduct(
         sku=template["code"] or f"T{template['id']}",
         name=template["name"],
         regular_price=min(v.regular_price for v in variants),
         active=any(v.active for v in variants),
         variants=tuple(variants),
+        description=variants[0].description,
     )
 
 
@@ -144,6 +145,7 @@ def _variant(template: dict, row: dict, attributes: dict[str, tuple[str, dict]],
         regular_price=regular or Decimal(0),
         sale_price=listed if regular and listed is not None and listed < regular else None,
         active=bool(on_sale and row["active"] and regular is not None),
+        description=row.get("description") or "",
     )
 
 

@@ -63,6 +63,7 @@ def listing_from_woocommerce(payload: Any, parent_id: str | None = None) -> List
         manages_stock=managed,
         quantity=_units(payload.get("stock_quantity")) if managed else None,
         backorders_allowed=bool(payload.get("backorders_allowed")),
+        description=payload.get("description") or "",
     )
 
 
@@ -132,8 +133,8 @@ def catalog_results(creates: list[ListingDraft], updates: list[ListingDraft], pa
 
 def draft_body(draft: ListingDraft) -> dict[str, Any]:
     """A product (name, type on create, variation attributes of a variable one) or a variation (its options).
-    Never a description or images: the store owns them. `type` only on create: changing a listing's kind is
-    the merchant's call."""
+    Never images, and a description only when the draft carries one (the store owns it unless configured).
+    `type` only on create: changing a listing's kind is the merchant's call."""
     body: dict[str, Any] = {"sku": draft.sku, "status": STORE_STATUSES[draft.status],
                             "manage_stock": draft.manages_stock}
     if draft.listing_id is not None:
@@ -147,6 +148,8 @@ def draft_body(draft: ListingDraft) -> dict[str, Any]:
         if draft.variable:
             body["attributes"] = [{"name": name, "options": list(values), "variation": True, "visible": True}
                                   for name, values in draft.option_values.items()]  # fmt: skip
+    if draft.description is not None:
+        body["description"] = draft.description
     if not draft.variable:
         body["regular_price"] = _price_text(draft.regular_price)
         body["sale_price"] = _price_text(draft.sale_price)

@@ -1,8 +1,9 @@
 """What a store must create or update so its catalogue shows the ERP's products and prices. Pure.
 
 Only ERP-owned fields are compared and written: name, regular and sale price, status and stock
-management. A product the ERP deactivated is made private in the store, never deleted (orders and
-reviews still point at it).
+management; the description too when the store is configured to take it from the ERP (it is the
+store's by default, as are images). A product the ERP deactivated is made private in the store,
+never deleted (orders and reviews still point at it).
 """
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -21,21 +22,25 @@ class CatalogPlan:
 
 
 def plan_catalog(
-    products: Iterable[CatalogProduct], listings: Mapping[str, Listing], price_decimals: int = 2
+    products: Iterable[CatalogProduct],
+    listings: Mapping[str, Listing],
+    price_decimals: int = 2,
+    descriptions: bool = False,
 ) -> CatalogPlan:
-    """`price_decimals`: how many the store keeps (WooCommerce's currency setting); ERP prices are rounded to them."""
+    """`price_decimals`: how many the store keeps (WooCommerce's currency setting); ERP prices are rounded to them.
+    `descriptions`: the ERP's descriptions replace the store's."""
     plan = CatalogPlan()
     step = Decimal(1).scaleb(-price_decimals)
     for product in map(lambda p: _rounded(p, step), products):
         parent = listings.get(product.sku)
-        wanted = _product_draft(product, parent)
+        wanted = _product_draft(product, parent, descriptions)
         if parent is None or _differs(wanted, parent):
             plan.products.append(wanted)
         else:
             plan.unchanged += 1
         for variant in product.variants:
             option = listings.get(variant.sku)
-            draft = _option_draft(variant, option, parent)
+            draft = _option_draft(variant, option, parent, descriptions)
             if option is None or _differs(draft, option):
                 plan.options.setdefault(product.sku, []).append(draft)
             else:
@@ -57,7 +62,7 @@ def _status(active: bool) -> ListingStatus:
     return ListingStatus.PUBLISHED if active else ListingStatus.PRIVATE
 
 
-def _product_draft(product: CatalogProduct, listing: Listing | None) -> ListingDraft:
+def _product_draft(product: CatalogProduct, listing: Listing | None, descriptions: bool) -> ListingDraft:
     variable = bool(product.variants)
     values: dict[str, list[str]] = {}
     for variant in product.variants:
@@ -74,10 +79,13 @@ def _product_draft(product: CatalogProduct, listing: Listing | None) -> ListingD
         sale_price=None if variable else product.sale_price,
         manages_stock=product.manages_stock and not variable,
         option_values=values,
+        description=product.description if descriptions else None,
     )
 
 
-def _option_draft(variant: CatalogVariant, listing: Listing | None, parent: Listing | None) -> ListingDraft:
+def _option_draft(
+    variant: CatalogVariant, listing: Listing | None, parent: Listing | None, descriptions: bool
+) -> ListingDraft:
     return ListingDraft(
         sku=variant.sku,
         listing_id=listing.listing_id if listing else None,
@@ -87,6 +95,7 @@ def _option_draft(variant: CatalogVariant, listing: Listing | None, parent: List
         regular_price=variant.regular_price,
         sale_price=variant.sale_price,
         options=variant.options,
+        description=variant.description if descriptions else None,
     )
 
 
@@ -97,6 +106,7 @@ def _differs(draft: ListingDraft, listing: Listing) -> bool:
         or not _same_price(draft.regular_price, listing.regular_price)
         or not _same_price(draft.sale_price, listing.sale_price)
         or draft.manages_stock != listing.manages_stock
+        or (draft.description is not None and draft.description != listing.description)
     )
 
 

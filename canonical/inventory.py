@@ -50,6 +50,7 @@ class Listing(_Model):
     manages_stock: bool = False
     quantity: int | None = None
     backorders_allowed: bool = False
+    description: str = ""
 
 
 class StockPush(_Model):
@@ -82,6 +83,7 @@ class CatalogVariant(_Model):
     regular_price: Decimal
     sale_price: Decimal | None = None
     active: bool = True
+    description: str = ""
 
 
 class CatalogProduct(_Model):
@@ -94,6 +96,7 @@ class CatalogProduct(_Model):
     active: bool = True
     manages_stock: bool = True
     variants: tuple[CatalogVariant, ...] = ()
+    description: str = ""
 
 
 class CatalogChanges(_Model):
@@ -122,4 +125,6 @@ class ListingDraft(_Model):
     options: dict[str, str] = {}
     """For an option: attribute → value, e.g. {"Size": "M"}."""
     option_values: dict[str, list[str]] = {}
+    description: str | None = None
+    """None: leave the store's description alone (the default: the store owns it)."""
     """For a variable listing: attribute → every value its options use, e.g. {"Size": ["S", "M"]}."""

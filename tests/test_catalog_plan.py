@@ -50,3 +50,14 @@ def test_a_deactivated_product_is_made_private_not_deleted():
     (draft,) = plan_catalog([tee], {"TEE": listing}).products
 
     assert (draft.listing_id, draft.status) == ("3", ListingStatus.PRIVATE)
+
+
+def test_descriptions_are_the_stores_unless_it_takes_them_from_the_erp():
+    tee = CatalogProduct(sku="TEE", name="Tee", regular_price=D("20"), description="Organic cotton")
+    listing = Listing(sku="TEE", listing_id="3", name="Tee", manages_stock=True, regular_price=D("20.00"),
+                      description="Written by the merchant")  # fmt: skip
+
+    assert plan_catalog([tee], {"TEE": listing}).unchanged == 1
+    (draft,) = plan_catalog([tee], {"TEE": listing}, descriptions=True).products
+    assert draft.description == "Organic cotton"
+    assert plan_catalog([tee], {}).products[0].description is None  # a new listing: no description sent

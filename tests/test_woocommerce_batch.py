@@ -9,7 +9,7 @@ import pytest
 
 from adapters.errors import BatchTooLarge, NonRetryableError, RetryableError
 from adapters.woocommerce import WooCommerceClient
-from adapters.woocommerce_catalog import item_result
+from adapters.woocommerce_catalog import draft_body, item_result
 from canonical.inventory import Listing, ListingDraft, ListingStatus, PushResult, StockPush
 from sandbox.woocommerce import SandboxConfig, run_woocommerce_sandbox
 from tests.plugins.woocommerce import WooSandbox
@@ -419,3 +419,11 @@ def test_item_errors_are_retryable_only_when_transient():
     assert result("woocommerce_rest_cannot_delete", 503).retryable  # a bare int as data
     assert not result("woocommerce_rest_product_invalid_id", {"status": 400}).retryable
     assert not result("product_invalid_sku", {"status": 400, "resource_id": 3}).retryable
+
+
+def test_a_catalogue_write_sends_a_description_only_when_the_draft_carries_one():
+    store_owned = ListingDraft(sku="TEE", name="Tee", regular_price=Decimal("20"))
+    from_erp = store_owned.model_copy(update={"description": "Organic cotton"})
+
+    assert "description" not in draft_body(store_owned) and "images" not in draft_body(store_owned)
+    assert draft_body(from_erp)["description"] == "Organic cotton"

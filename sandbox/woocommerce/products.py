@@ -44,7 +44,8 @@ def product_view(store: Store, product: Product) -> dict:
         "permalink": f"{store.home_url}/?p={product.id}", "date_created": created,
         "date_created_gmt": created_gmt, "date_modified": modified, "date_modified_gmt": modified_gmt,
         "type": product.type, "status": product.status, "featured": False, "catalog_visibility": "visible",
-        "description": "", "short_description": "", "sku": product.sku, "price": _price(store, product),
+        "description": product.description, "short_description": "", "sku": product.sku,
+        "price": _price(store, product),
         "regular_price": product.regular_price, "sale_price": product.sale_price, "on_sale": bool(product.sale_price),
         "purchasable": bool(_price(store, product)), "total_sales": product.total_sales, "virtual": False,
         "downloadable": False, "tax_status": product.tax_status, "tax_class": product.tax_class,
@@ -73,7 +74,7 @@ def variation_view(store: Store, variation: Product) -> dict:
             "attributes", "meta_data", "name", "type", "parent_id")
     trimmed = {name: view[name] for name in keep}
     base = f"{store.home_url}/wp-json/wc/v3/products/{variation.parent_id}"
-    trimmed.update(description="", image=None, menu_order=0, _links={
+    trimmed.update(description=variation.description, image=None, menu_order=0, _links={
         "self": [{"href": f"{base}/variations/{variation.id}"}], "collection": [{"href": f"{base}/variations"}],
         "up": [{"href": base}]})
     return trimmed
@@ -244,7 +245,8 @@ def _apply_product(store: Store, product: Product, body: dict, lenient: bool = F
             product.name = f"{parent.name} - {options}" if options else parent.name  # `generate_product_title`
         else:
             product.attributes = _product_attributes(body["attributes"])
-    names = ("tax_class", "tax_status", "backorders") + (() if product.type == "variation" else ("name",))
+    names = ("tax_class", "tax_status", "backorders", "description")
+    names += () if product.type == "variation" else ("name",)
     for name in names:
         if body.get(name) is not None:
             setattr(product, name, str(body[name]))

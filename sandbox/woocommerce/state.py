@@ -81,6 +81,7 @@ class Product:
     stock_status: str = "instock"
     backorders: str = "no"
     low_stock_amount: int | None = None
+    description: str = ""
     parent_id: int = 0
     variations: list[int] = field(default_factory=list)
     attributes: list[dict] = field(default_factory=list)
