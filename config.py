@@ -113,14 +113,14 @@ class InventoryPolicy(BaseModel):
     """How often stock and catalogue are compared and published; passed into the sync runs."""
 
     poll_interval: timedelta = timedelta(seconds=2)
-    """How often each store's stock sync asks the ERP which SKUs moved."""
+    """How often the ERP stock watch asks which SKUs moved (one poll for every store)."""
     threepl_poll_interval: timedelta = timedelta(minutes=1)
     """For stores selling the 3PL's stock: reading it costs the 3PL's shared request budget."""
     reconcile_every: timedelta = timedelta(hours=6)
     catalog_every: timedelta = timedelta(minutes=1)
     """How often each store asks the ERP which products changed (a cheap query when none did)."""
     cycles_per_run: int = Field(default=500, ge=1)
-    """Polls before a stock sync run continues as new, keeping its history short."""
+    """Polls before the ERP stock watch continues as new, keeping its history short."""
 
 
 class StarterSettings(BaseModel):

@@ -25,6 +25,7 @@ from workflows.refund import RefundWorkflow
 from workflows.returns import ReturnWorkflow
 from workflows.stock_reconcile import StockReconciliationWorkflow
 from workflows.stock_sync import StockSyncWorkflow
+from workflows.stock_watch import StockWatchWorkflow
 from workflows.store_intake import StoreIntakeWorkflow
 
 log = logging.getLogger("retail-sync.worker")
@@ -53,6 +54,7 @@ def build_worker(
             RefundWorkflow,
             ReturnWorkflow,
             StockSyncWorkflow,
+            StockWatchWorkflow,
             StockReconciliationWorkflow,
             CatalogSyncWorkflow,
         ],

@@ -33,11 +33,6 @@ IN_FLIGHT_QUERY = (
 )
 
 
-class StockChangesRequest(BaseModel):
-    store_id: str
-    cursor: str | None = None
-
-
 class PublishRequest(BaseModel):
     store_id: str
     skus: list[str] | None = None
@@ -81,14 +76,16 @@ class StockActivities:
         self._client = client
 
     @activity.defn
-    async def stock_changes(self, request: StockChangesRequest) -> StockChanges:
-        """SKUs whose source stock may have moved since the cursor (3PL: every SKU the store lists)."""
+    async def stock_moved_in_erp(self, cursor: str | None) -> StockChanges:
+        """SKUs whose ERP stock moved since the cursor, for every store selling the ERP's stock."""
         with as_temporal_errors():
-            store = self._stores.settings(request.store_id)
-            if store.stock.source == StockSource.ERP:
-                return await self._erp.stock_changes(request.cursor)
-            listings = await self._indexes.of(store.id).listings()
-            return StockChanges(skus=tuple(sorted(listings)), cursor="")
+            return await self._erp.stock_changes(cursor)
+
+    @activity.defn
+    async def skus_held_by_3pl(self) -> list[str]:
+        """The 3PL has no change feed for stock: every SKU it holds; publishing pushes only what differs."""
+        with as_temporal_errors():
+            return sorted({stock.sku for stock in await self._threepl.stock_by_center(None)})
 
     @activity.defn
     async def publish_available_to_sell(self, request: PublishRequest) -> StockReport:
@@ -100,7 +97,7 @@ class StockActivities:
                 listings = await index.listings(refresh=request.reread_store)
             else:
                 listings = await index.covering(request.skus)  # new listings, or ones re-created by hand
-            source = {stock.sku: stock.quantity for stock in await self._source_stock(store, request.skus, listings)}
+            source = {stock.sku: stock.quantity for stock in await self._source_stock(store, request.skus)}
             in_flight = await units_in_flight(self._client)
             allocation = Allocation(Decimal(store.stock.safety_stock), store.stock.allocation_share)
             available = {sku: available_to_sell(quantity, in_flight.get(sku, Decimal(0)), allocation)
@@ -112,13 +109,14 @@ class StockActivities:
         report.listing_calls = index.calls - calls_before
         return report
 
-    async def _source_stock(self, store: StoreSettings, skus: list[str] | None, listings) -> list[SourceStock]:
-        """Units the source can promise; `skus=None`: every SKU it holds (the 3PL: every SKU the store lists)."""
+    async def _source_stock(self, store: StoreSettings, skus: list[str] | None) -> list[SourceStock]:
+        """Units the source can promise; `skus=None`: every SKU it holds."""
         if store.stock.source == StockSource.ERP:
             return await self._erp.available_stock(skus, store.stock.warehouses)
         centres = set(store.stock.fulfilment_centers)
         total: dict[str, Decimal] = {}
-        for stock in await self._threepl.stock_by_center(skus if skus is not None else sorted(listings)):
+        for stock in await self._threepl.stock_by_center(skus):
+            total.setdefault(stock.sku, Decimal(0))  # held only at other centres: none for this store
             if not centres or stock.center_id in centres:
                 total[stock.sku] = total.get(stock.sku, Decimal(0)) + stock.fulfillable
         return [SourceStock(sku=sku, quantity=quantity) for sku, quantity in total.items()]
@@ -157,7 +155,7 @@ class StockActivities:
         raise AssertionError("unreachable: inline_retries re-raises the last error")
 
     def all(self) -> list:
-        return [self.stock_changes, self.publish_available_to_sell]
+        return [self.stock_moved_in_erp, self.skus_held_by_3pl, self.publish_available_to_sell]
 
 
 async def units_in_flight(client: Client) -> dict[str, Decimal]:

@@ -203,11 +203,12 @@ class ShipBobClient:
         self._inventory_ids[item["sku"]] = str(item["inventory_id"])
         self._skus[str(item["inventory_id"])] = item["sku"]
 
-    async def stock_by_center(self, skus: list[str]) -> list[CenterStock]:
-        """Fulfillable units (on hand − committed) per SKU and centre; a SKU ShipBob doesn't hold is left out."""
-        wanted, stock = set(skus), []
+    async def stock_by_center(self, skus: list[str] | None) -> list[CenterStock]:
+        """Fulfillable units (on hand − committed) per SKU and centre; a SKU ShipBob doesn't hold is left out.
+        `skus=None`: every SKU it holds."""
+        wanted, stock = set(skus or ()), []
         async for item in self._pages("inventory-level/locations", {"PageSize": PAGE_SIZE}):
-            if item["sku"] not in wanted:
+            if skus is not None and item["sku"] not in wanted:
                 continue
             wanted.discard(item["sku"])
             stock += [
@@ -219,7 +220,7 @@ class ShipBobClient:
                 )
                 for location in item["locations"]
             ]
-            if not wanted:
+            if skus is not None and not wanted:
                 break
         return stock
 

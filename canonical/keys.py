@@ -67,6 +67,10 @@ def stock_sync_workflow_id(store_id: str) -> str:
     return f"stock-sync-{store_id}"
 
 
+STOCK_WATCH_WORKFLOW_ID = "stock-watch"
+"""The one run watching the ERP's stock for every store."""
+
+
 def reconcile_schedule_id(store_id: str) -> str:
     return f"reconcile-{store_id}"
 

@@ -1,7 +1,8 @@
 """What runs for each configured store without being asked, created when a worker starts.
 
 Per store: the intake backstop, the stock reconciliation and the catalogue sync as Temporal
-Schedules, and the long-running stock sync run. Existing ones are kept as they are.
+Schedules, and the long-running stock sync run; one ERP stock watch for all of them. Existing ones
+are kept as they are.
 """
 import logging
 from datetime import timedelta
@@ -19,11 +20,17 @@ from temporalio.client import (
 )
 from temporalio.common import WorkflowIDConflictPolicy
 
-from canonical.keys import catalog_schedule_id, reconcile_schedule_id, stock_sync_workflow_id
+from canonical.keys import (
+    STOCK_WATCH_WORKFLOW_ID,
+    catalog_schedule_id,
+    reconcile_schedule_id,
+    stock_sync_workflow_id,
+)
 from config import Settings, StockSource, StoreSettings
 from workflows.catalog_sync import CatalogSyncInput, CatalogSyncWorkflow
 from workflows.stock_reconcile import ReconcileInput, StockReconciliationWorkflow
 from workflows.stock_sync import StockSyncInput, StockSyncWorkflow
+from workflows.stock_watch import StockWatchInput, StockWatchWorkflow
 from workflows.store_intake import IntakeInput, StoreIntakeWorkflow
 
 log = logging.getLogger(__name__)
@@ -37,6 +44,7 @@ async def ensure_store_runs(client: Client, settings: Settings) -> None:
     for store in settings.stores:
         await ensure_intake_schedule(client, settings, store)
         await ensure_inventory_runs(client, settings, store)
+    await ensure_stock_watch(client, settings)
 
 
 async def ensure_intake_schedule(client: Client, settings: Settings, store: StoreSettings) -> None:
@@ -57,16 +65,30 @@ async def ensure_inventory_runs(client: Client, settings: Settings, store: Store
 
 
 async def ensure_stock_sync(client: Client, settings: Settings, store: StoreSettings) -> None:
-    interval = (settings.inventory.poll_interval if store.stock.source == StockSource.ERP
-                else settings.inventory.threepl_poll_interval)  # fmt: skip
+    threepl_poll = settings.inventory.threepl_poll_interval if store.stock.source == StockSource.THREEPL else None
     await client.start_workflow(
         StockSyncWorkflow.run,
-        StockSyncInput(store_id=store.id, poll_interval=interval, cycles_per_run=settings.inventory.cycles_per_run),
+        StockSyncInput(store_id=store.id, threepl_poll=threepl_poll),
         id=stock_sync_workflow_id(store.id),
         task_queue=settings.temporal.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         static_summary=f"Stock sync for store {store.id}",
     )
+
+
+async def ensure_stock_watch(client: Client, settings: Settings) -> None:
+    """One ERP stock watch for every store selling the ERP's stock; a running one learns today's stores."""
+    store_ids = [store.id for store in settings.stores if store.stock.source == StockSource.ERP]
+    watch = await client.start_workflow(
+        StockWatchWorkflow.run,
+        StockWatchInput(store_ids=store_ids, poll_interval=settings.inventory.poll_interval,
+                        polls_per_run=settings.inventory.cycles_per_run),
+        id=STOCK_WATCH_WORKFLOW_ID,
+        task_queue=settings.temporal.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        static_summary="ERP stock watch for every store",
+    )  # fmt: skip
+    await watch.signal(StockWatchWorkflow.serve_stores, store_ids)
 
 
 async def _ensure_schedule(

@@ -11,7 +11,7 @@ from starter import cli_stock
 from starter.cli import main as cli
 from starter.order_runs import hand_order_to_run
 from embedded.tryton_bootstrap import WEB_PRICE_LIST
-from tests.plugins.inventory import STORES, InventoryStack
+from tests.plugins.inventory import EAST_CENTRE, STORES, THREEPL_STORE, InventoryStack
 from tests.plugins.temporal import eventually
 from workflows.catalog_sync import CatalogSyncInput, CatalogSyncWorkflow
 from workflows.order_messages import OrderStage
@@ -39,6 +39,14 @@ async def reaches(stack: InventoryStack, sku: str, quantity: int, stores=STORES)
 async def listed(stack: InventoryStack, sku: str, price: str = "20.00", stock: int = 0) -> None:
     for shopper in stack.shoppers.values():
         await shopper.add_product(sku, f"Product {sku}", Decimal(price), stock=stock)
+
+
+async def list_in_stores(stack: InventoryStack, skus: list[str]) -> None:
+    """What a merchant's import does: one listing per SKU in north and south, stock managed, none yet."""
+    drafts = [ListingDraft(sku=sku, name=f"Bulk {sku}", regular_price=Decimal("10.00")) for sku in skus]
+    for store_id in STORES:
+        for start in range(0, len(drafts), 100):
+            await stack.stores.client(store_id).write_catalog(None, drafts[start : start + 100], [])
 
 
 async def stocked_product(stack: InventoryStack, prefix: str, quantity: int) -> str:
@@ -82,10 +90,7 @@ async def test_a_receipt_reaches_both_stores_and_an_unacknowledged_order_is_not_
 async def test_250_changed_skus_take_three_batch_calls_per_store(inventory_stack):
     stack = inventory_stack
     skus = await stack.catalogue.add_products_bulk(250, unique("BULK") + "-")
-    for store_id in STORES:
-        await stack.stores.client(store_id).write_catalog(None, [_draft(sku) for sku in skus[:100]], [])
-        await stack.stores.client(store_id).write_catalog(None, [_draft(sku) for sku in skus[100:200]], [])
-        await stack.stores.client(store_id).write_catalog(None, [_draft(sku) for sku in skus[200:]], [])
+    await list_in_stores(stack, skus)
 
     await stack.catalogue.receive_stock({sku: 7 for sku in skus})
 
@@ -96,31 +101,28 @@ async def test_250_changed_skus_take_three_batch_calls_per_store(inventory_stack
         assert {(await stack.shoppers[store_id].listing(sku))["stock_quantity"] for sku in skus[::25]} == {7}
 
 
-async def test_a_batch_with_a_sku_deleted_in_the_store_updates_the_others_and_reports_it(inventory_stack):
+async def test_a_batch_with_a_sku_deleted_in_the_store_updates_the_other_99_and_reports_it(inventory_stack):
     stack = inventory_stack
-    skus = [unique("PAIR") for _ in range(3)]
-    for sku in skus:
-        await stack.catalogue.add_product(sku, f"Pair {sku}", Decimal("9.00"))
-        await listed(stack, sku)
+    skus = await stack.catalogue.add_products_bulk(100, unique("PAIR") + "-")
+    await list_in_stores(stack, skus)
     await stack.catalogue.receive_stock({sku: 1 for sku in skus})
-    await reaches(stack, skus[0], 1)
+    await reaches(stack, skus[-1], 1)
 
-    await stack.shoppers["south"].delete_product(skus[1])
+    gone = skus[40]
+    await stack.shoppers["south"].delete_product(gone)
     await stack.catalogue.receive_stock({sku: 4 for sku in skus})
 
-    await reaches(stack, skus[0], 5)
-    await reaches(stack, skus[2], 5)
+    await reaches(stack, skus[-1], 5)
     report = await eventually(lambda: last_publish(stack, "south"), lambda r: r and r.failed, SETTLE_S)
-    assert [failure.sku for failure in report.failed] == [skus[1]]
-    assert await shown(stack, "south", skus[1]) is None and await shown(stack, "north", skus[1]) == 5
+    assert [failure.sku for failure in report.failed] == [gone] and report.fixed == 99 and report.batch_calls == 1
+    assert {await shown(stack, "south", sku) for sku in skus if sku != gone} == {5}
+    assert await shown(stack, "south", gone) is None and await shown(stack, "north", gone) == 5
 
 
 async def test_a_store_that_is_down_catches_up_and_a_smaller_batch_limit_is_split(inventory_stack):
     stack = inventory_stack
     skus = await stack.catalogue.add_products_bulk(120, unique("DOWN") + "-")
-    for store_id in STORES:
-        for start in (0, 100):
-            await stack.stores.client(store_id).write_catalog(None, [_draft(s) for s in skus[start:start + 100]], [])
+    await list_in_stores(stack, skus)
     south = stack.shoppers["south"]
     await south.set_batch_limit(50)
     async with httpx.AsyncClient(base_url=f"{stack.urls['south']}/__sandbox/") as control:
@@ -188,10 +190,6 @@ async def sync_catalog(stack: InventoryStack, store_id: str, since: str | None =
     )  # fmt: skip
 
 
-def _draft(sku: str) -> ListingDraft:
-    return ListingDraft(sku=sku, name=f"Bulk {sku}", regular_price=Decimal("10.00"))
-
-
 async def test_operators_read_a_skus_stock_and_the_drift_from_the_cli(inventory_stack, monkeypatch, capsys):
     stack = inventory_stack
     sku = await stocked_product(stack, "CLI", 5)
@@ -209,3 +207,15 @@ async def test_operators_read_a_skus_stock_and_the_drift_from_the_cli(inventory_
     report = capsys.readouterr().out
     assert "drifted, would fix" in report and f"  {sku}: store shows 9, available-to-sell 5" in report
     assert await shown(stack, "north", sku) == 9
+
+
+async def test_a_store_selling_the_3pls_stock_shows_what_its_centre_can_ship(inventory_stack):
+    stack = inventory_stack
+    sku = unique("FC")
+    await stack.shoppers[THREEPL_STORE].add_product(sku, "Shipped from one centre", Decimal("6.00"), stock=0)
+    await stack.warehouse.restock(EAST_CENTRE, sku, 7)
+    await stack.warehouse.restock(1, sku, 5)  # another centre: not this store's
+
+    await reaches(stack, sku, 7, stores=[THREEPL_STORE])
+    await stack.warehouse.restock(EAST_CENTRE, sku, 3)
+    await reaches(stack, sku, 10, stores=[THREEPL_STORE])

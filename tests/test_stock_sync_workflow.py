@@ -1,8 +1,8 @@
-"""The stock sync run's decisions on the time-skipping server: coalescing, watermark, retries, continue-as-new.
+"""Stock watch and stock sync decisions on the time-skipping server: one ERP poll for every store,
+coalesced publishes, a down store catching up, continue-as-new.
 
 Stand-in activities under the real names; the real ones run end to end in test_inventory_e2e.py.
 """
-import uuid
 from datetime import timedelta
 
 from temporalio import activity
@@ -10,81 +10,108 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
-from activities.stock import PublishRequest, StockChangesRequest, StockReport
+from activities.stock import PublishRequest, StockReport
 from canonical.inventory import StockChanges
+from canonical.keys import STOCK_WATCH_WORKFLOW_ID, stock_sync_workflow_id
 from workflows.stock_sync import StockSyncInput, StockSyncWorkflow
+from workflows.stock_watch import StockWatchInput, StockWatchWorkflow
+
+STORES = ["north", "south"]
 
 
 class FakeStock:
-    """The ERP reports `moves[n]` at its n-th poll; the store is down for the first `outages` publishes."""
+    """The ERP reports `moves[n]` at its n-th poll; a store in `down` refuses its first `outages` publishes."""
 
-    def __init__(self, moves: list[list[str]], outages: int = 0) -> None:
+    def __init__(self, moves: list[list[str]], down: str = "", outages: int = 0) -> None:
         self.moves = moves
-        self.outages = outages
+        self.down, self.outages = down, outages
         self.cursors: list[str | None] = []
-        self.published: list[list[str]] = []
+        self.published: dict[str, list[list[str]]] = {store: [] for store in STORES}
 
     def activities(self):
-        @activity.defn(name="stock_changes")
-        async def stock_changes(request: StockChangesRequest) -> StockChanges:
-            self.cursors.append(request.cursor)
+        @activity.defn(name="stock_moved_in_erp")
+        async def stock_moved_in_erp(cursor: str | None) -> StockChanges:
+            self.cursors.append(cursor)
             n = len(self.cursors)
-            skus = self.moves[n - 1] if n <= len(self.moves) else []
-            return StockChanges(skus=tuple(skus), cursor=f"c{n}")
+            return StockChanges(skus=tuple(self.moves[n - 1] if n <= len(self.moves) else ()), cursor=f"c{n}")
+
+        @activity.defn(name="skus_held_by_3pl")
+        async def skus_held_by_3pl() -> list[str]:
+            return ["HELD"]
 
         @activity.defn(name="publish_available_to_sell")
         async def publish_available_to_sell(request: PublishRequest) -> StockReport:
-            if self.outages:
+            if request.store_id == self.down and self.outages:
                 self.outages -= 1
                 raise ApplicationError("woocommerce: store down: HTTP 503", type="RetryableError")
-            self.published.append(request.skus or [])
+            self.published.setdefault(request.store_id, []).append(request.skus or [])
             return StockReport(store_id=request.store_id, fixed=len(request.skus or []))
 
-        return [stock_changes, publish_available_to_sell]
+        return [stock_moved_in_erp, skus_held_by_3pl, publish_available_to_sell]
 
 
-async def run_sync(env, fake: FakeStock, cycles: int, until) -> WorkflowExecutionStatus | None:
-    """Runs until `until()` holds; returns how the first run ended (None: still running)."""
-    workflow_id = f"stock-sync-{uuid.uuid4().hex[:6]}"
-    async with Worker(env.client, task_queue="stock", workflows=[StockSyncWorkflow], activities=fake.activities()):
-        handle = await env.client.start_workflow(
-            StockSyncWorkflow.run, StockSyncInput(store_id="north", poll_interval=timedelta(seconds=2),
-                                                  cycles_per_run=cycles, cursor="c0"),
-            id=workflow_id, task_queue="stock",
+async def run_stock(env, fake: FakeStock, until, polls_per_run: int = 100) -> WorkflowExecutionStatus:
+    """The watch and both stores' runs until `until()` holds; returns how the watch's first run ended."""
+    async with Worker(env.client, task_queue="stock", workflows=[StockWatchWorkflow, StockSyncWorkflow],
+                      activities=fake.activities()):  # fmt: skip
+        for store in STORES:
+            await env.client.start_workflow(StockSyncWorkflow.run, StockSyncInput(store_id=store),
+                                            id=stock_sync_workflow_id(store), task_queue="stock")  # fmt: skip
+        watch = await env.client.start_workflow(
+            StockWatchWorkflow.run, StockWatchInput(store_ids=STORES, poll_interval=timedelta(seconds=2),
+                                                    polls_per_run=polls_per_run, cursor="c0"),
+            id=STOCK_WATCH_WORKFLOW_ID, task_queue="stock",
         )  # fmt: skip
         for _ in range(100):  # skip ahead through polls and retry backoffs until the condition holds
             if until():
                 break
             await env.sleep(timedelta(seconds=1))
         assert until()
-        first = await env.client.get_workflow_handle(workflow_id, run_id=handle.result_run_id).describe()
-        await env.client.get_workflow_handle(workflow_id).terminate("test done")
+        first = await env.client.get_workflow_handle(watch.id, run_id=watch.result_run_id).describe()
+        for workflow_id in (watch.id, *map(stock_sync_workflow_id, STORES)):
+            await env.client.get_workflow_handle(workflow_id).terminate("test done")
     return first.status
 
 
-async def test_changes_are_published_once_and_the_watermark_moves_on(time_skipping):
+async def test_one_erp_poll_serves_every_store_and_the_watermark_moves_on(time_skipping):
     fake = FakeStock([["A", "B"], [], ["B", "C"]])
 
-    await run_sync(time_skipping, fake, cycles=100, until=lambda: len(fake.cursors) >= 4)
+    await run_stock(time_skipping, fake, until=lambda: len(fake.cursors) >= 4 and len(fake.published["south"]) >= 2)
 
     assert fake.cursors[:4] == ["c0", "c1", "c2", "c3"]
-    assert fake.published[:2] == [["A", "B"], ["B", "C"]]
+    assert fake.published == {"north": [["A", "B"], ["B", "C"]], "south": [["A", "B"], ["B", "C"]]}
 
 
-async def test_a_store_that_is_down_keeps_its_watermark_and_catches_up(time_skipping):
-    fake = FakeStock([["A"], ["B"]], outages=3)
+async def test_a_store_that_is_down_delays_only_itself_and_catches_up_with_everything(time_skipping):
+    fake = FakeStock([["A"], ["B"], ["C"]], down="south", outages=4)
 
-    await run_sync(time_skipping, fake, cycles=100, until=lambda: len(fake.published) >= 2)
+    await run_stock(time_skipping, fake, until=lambda: sum(map(len, fake.published["south"])) >= 3)
 
-    assert fake.published[:2] == [["A"], ["B"]]
-    assert fake.cursors[:2] == ["c0", "c1"]  # the second poll only after the first publish went through
+    assert fake.published["north"] == [["A"], ["B"], ["C"]]  # north never waited for south
+    assert sorted(sku for skus in fake.published["south"] for sku in skus) == ["A", "B", "C"]
+    assert len(fake.published["south"]) < 3  # what piled up while it was down went in one publish
 
 
-async def test_a_long_run_continues_as_new_with_its_watermark_and_what_is_unpublished(time_skipping):
+async def test_the_watch_continues_as_new_with_its_watermark(time_skipping):
     fake = FakeStock([["A"], ["B"], ["C"], ["D"], ["E"]])
 
-    first_run = await run_sync(time_skipping, fake, cycles=2, until=lambda: len(fake.published) >= 5)
+    first_run = await run_stock(time_skipping, fake, polls_per_run=2,
+                                until=lambda: len(fake.published["north"]) >= 5)  # fmt: skip
 
     assert first_run == WorkflowExecutionStatus.CONTINUED_AS_NEW
     assert fake.cursors[:5] == ["c0", "c1", "c2", "c3", "c4"]  # one watermark chain across runs
-    assert fake.published[:5] == [["A"], ["B"], ["C"], ["D"], ["E"]]
+    assert fake.published["north"] == [["A"], ["B"], ["C"], ["D"], ["E"]]
+
+
+async def test_a_store_selling_the_3pls_stock_reads_it_itself(time_skipping):
+    fake = FakeStock([])
+    async with Worker(time_skipping.client, task_queue="stock", workflows=[StockSyncWorkflow],
+                      activities=fake.activities()):  # fmt: skip
+        handle = await time_skipping.client.start_workflow(
+            StockSyncWorkflow.run, StockSyncInput(store_id="east", threepl_poll=timedelta(minutes=1)),
+            id=stock_sync_workflow_id("east"), task_queue="stock",
+        )  # fmt: skip
+        await time_skipping.sleep(timedelta(minutes=3))
+        await handle.terminate("test done")
+
+    assert fake.published["east"][:2] == [["HELD"], ["HELD"]]

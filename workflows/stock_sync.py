@@ -1,10 +1,11 @@
 """Publishing available-to-sell to one store, within seconds of the stock moving.
 
-One long-running run per store (`stock-sync-<store>`), so a store that is down or slow only
-holds up itself: it asks which SKUs moved since its watermark, coalesces them with SKUs other
-parts of the system signalled, publishes what changed, and sleeps one poll interval. A publish
-that cannot reach the store is retried without advancing the watermark, so it catches up after.
-It continues as new every `cycles_per_run` polls, carrying the watermark and anything unpublished.
+One long-running run per store (`stock-sync-<store>`), so a store that is down or slow only holds up
+itself. SKUs to publish arrive as `stock_changed` signals (from the ERP stock watch, or anything that
+knows stock moved); a store selling the 3PL's stock also asks the 3PL itself every `threepl_poll`,
+as the 3PL has no change feed for stock. Pending SKUs are coalesced and published together; a
+publish that cannot reach the store is retried and the SKUs stay pending, so it catches up after.
+The run continues as new when Temporal suggests it, carrying anything unpublished.
 """
 from datetime import timedelta
 
@@ -13,7 +14,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.stock import PublishRequest, StockActivities, StockChangesRequest, StockReport
+    from activities.stock import PublishRequest, StockActivities, StockReport
     from workflows import search_attributes as sa
 
 SYNC_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
@@ -22,10 +23,9 @@ SYNC_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval
 
 class StockSyncInput(BaseModel):
     store_id: str
-    poll_interval: timedelta
-    cycles_per_run: int = 500
-    cursor: str | None = None
-    """The source's watermark; None publishes every SKU first (a new store, or a fresh start)."""
+    threepl_poll: timedelta | None = None
+    """Set for a store selling the 3PL's stock: how often to read it."""
+    publishes_per_run: int = 500
     pending: list[str] = []
 
 
@@ -33,28 +33,33 @@ class StockSyncInput(BaseModel):
 class StockSyncWorkflow:
     def __init__(self) -> None:
         self._pending: set[str] = set()
-        self._signalled = False
         self._last: StockReport | None = None
 
     @workflow.run
     async def run(self, sync: StockSyncInput) -> None:
         self._pending.update(sync.pending)
-        cursor = sync.cursor
         workflow.upsert_search_attributes([sa.STORE_ID.value_set(sync.store_id)])
-        for _ in range(sync.cycles_per_run):
-            changes = await workflow.execute_activity_method(
-                StockActivities.stock_changes,
-                StockChangesRequest(store_id=sync.store_id, cursor=cursor),
-                start_to_close_timeout=timedelta(minutes=2),
-                retry_policy=SYNC_RETRY,
-                summary="Which SKUs moved",
-            )
-            self._pending.update(changes.skus)
+        for _ in range(sync.publishes_per_run):
+            await self._next_changes(sync.threepl_poll)
+            if workflow.info().is_continue_as_new_suggested():
+                break
             await self._publish(sync.store_id)
-            cursor = changes.cursor
-            workflow.upsert_search_attributes([sa.SYNC_WATERMARK.value_set(cursor)])
-            await self._sleep(sync.poll_interval)
-        workflow.continue_as_new(sync.model_copy(update={"cursor": cursor, "pending": sorted(self._pending)}))
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        workflow.continue_as_new(sync.model_copy(update={"pending": sorted(self._pending)}))
+
+    async def _next_changes(self, threepl_poll: timedelta | None) -> None:
+        if threepl_poll is None:
+            await workflow.wait_condition(lambda: bool(self._pending))
+            return
+        try:
+            await workflow.wait_condition(lambda: bool(self._pending), timeout=threepl_poll)
+        except TimeoutError:
+            self._pending.update(await workflow.execute_activity_method(
+                StockActivities.skus_held_by_3pl,
+                start_to_close_timeout=timedelta(minutes=5),
+                retry_policy=SYNC_RETRY,
+                summary="SKUs the 3PL holds",
+            ))  # fmt: skip
 
     async def _publish(self, store_id: str) -> None:
         if not self._pending:
@@ -73,19 +78,15 @@ class StockSyncWorkflow:
             workflow.logger.warning("store %s refused %d stock update(s): %s", store_id, len(self._last.failed),
                                     ", ".join(f"{f.sku} ({f.message})" for f in self._last.failed[:10]))  # fmt: skip
 
-    async def _sleep(self, interval: timedelta) -> None:
-        self._signalled = False
-        try:
-            await workflow.wait_condition(lambda: self._signalled, timeout=interval)
-        except TimeoutError:
-            pass
-
     @workflow.signal
     def stock_changed(self, skus: list[str]) -> None:
-        """Publish these SKUs now (e.g. after an order, a return or a hand edit), not at the next poll."""
+        """Publish these SKUs now (the ERP watch, an order, a return or a hand edit), not at the next poll."""
         self._pending.update(skus)
-        self._signalled = True
 
     @workflow.query
     def last_publish(self) -> StockReport | None:
         return self._last
+
+    @workflow.query
+    def pending(self) -> int:
+        return len(self._pending)
