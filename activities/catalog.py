@@ -58,14 +58,12 @@ class CatalogActivities:
             report = CatalogReport(store_id=store.id, cursor=changes.cursor, products_changed=len(changes.products),
                                    unchanged=plan.unchanged)  # fmt: skip
             parent_ids = {draft.sku: draft.listing_id for draft in plan.products}
-            for results in await self._write(woo, None, plan.products, store.batch_limit, report):
+            for results in await self._write(woo, index, None, plan.products, store.batch_limit, report):
                 parent_ids.update((r.sku, r.listing_id) for r in results if r.ok)
             for parent_sku, options in plan.options.items():
                 parent_id = parent_ids.get(parent_sku) or (await index.listings())[parent_sku].listing_id
                 drafts = [option.model_copy(update={"parent_id": parent_id}) for option in options]
-                await self._write(woo, parent_id, drafts, store.batch_limit, report)
-        if report.created or report.updated:
-            await index.listings(refresh=True)
+                await self._write(woo, index, parent_id, drafts, store.batch_limit, report)
         if report.created:
             await self._publish_stock_of(store.id, report.created)
         return report
@@ -80,7 +78,7 @@ class CatalogActivities:
                                     store_id)  # fmt: skip
 
     async def _write(
-        self, woo, parent_id: str | None, drafts: list[ListingDraft], limit: int, report: CatalogReport
+        self, woo, index, parent_id: str | None, drafts: list[ListingDraft], limit: int, report: CatalogReport
     ) -> list[list[PushResult]]:
         written = []
         for start in range(0, len(drafts), limit):
@@ -96,6 +94,7 @@ class CatalogActivities:
                     report.created.append(result.sku)
                 else:
                     report.updated.append(result.sku)
+            index.written(chunk, results)
             written.append(results)
             activity.heartbeat(len(report.created) + len(report.updated))
         return written

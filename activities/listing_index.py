@@ -5,7 +5,9 @@ no endpoint listing every variation), so the map is read once and refreshed only
 missing or a reconciliation asks for the store's own numbers. Pushed quantities are written back,
 so comparing with the map is comparing with what the store shows.
 """
-from canonical.inventory import Listing, PushResult, StockPush
+from temporalio import activity
+
+from canonical.inventory import Listing, ListingDraft, PushResult, StockPush
 
 
 class ListingIndex:
@@ -41,7 +43,7 @@ class ListingIndex:
         page_number, has_next = 1, True
         while has_next:
             page = await self._store.list_listings(page_number)
-            self.calls += 1
+            self._read_one_page()
             for listing in page.listings:
                 if listing.sku:
                     found[listing.sku] = listing
@@ -52,10 +54,33 @@ class ListingIndex:
             page_number, has_next = 1, True
             while has_next:
                 page = await self._store.list_option_listings(parent, page_number)
-                self.calls += 1
+                self._read_one_page()
                 found.update((option.sku, option) for option in page.listings if option.sku)
                 page_number, has_next = page_number + 1, page.has_next
         return found
+
+    def _read_one_page(self) -> None:
+        """A full read of a big or slow store outlasts any heartbeat timeout unless it says it is alive."""
+        self.calls += 1
+        if activity.in_activity():
+            activity.heartbeat(f"listing page {self.calls}")
+
+    def written(self, drafts: list[ListingDraft], results: list[PushResult]) -> None:
+        """Remember listings the catalogue sync created or updated, without reading the store again."""
+        assert self._by_sku is not None
+        by_sku = {draft.sku: draft for draft in drafts}
+        for result in results:
+            if not result.ok:
+                continue
+            draft, before = by_sku[result.sku], self._by_sku.get(result.sku)
+            fields = draft.model_dump(include=set(Listing.model_fields) - {"description", "listing_id"})
+            kept = before.description if before else ""
+            self._by_sku[result.sku] = Listing(
+                **fields, listing_id=result.listing_id or draft.listing_id,
+                quantity=before.quantity if before else None,
+                description=kept if draft.description is None else draft.description,
+            )  # fmt: skip
+            self._absent.discard(result.sku)
 
     def pushed(self, pushes: list[StockPush], results: list[PushResult]) -> None:
         """Remember what the store now shows; forget listings the store no longer knows (re-read next time)."""

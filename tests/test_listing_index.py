@@ -1,8 +1,9 @@
 """The SKU → listing map: read in full only when it must be."""
 from dataclasses import dataclass
+from decimal import Decimal
 
 from activities.listing_index import ListingIndex
-from canonical.inventory import Listing, PushResult, StockPush
+from canonical.inventory import Listing, ListingDraft, PushResult, StockPush
 
 
 @dataclass
@@ -56,3 +57,20 @@ async def test_variable_listings_bring_their_options_and_pushes_are_remembered()
     assert (await index.listings())["HOODIE-S"].quantity == 4
     index.pushed([push], [PushResult(sku="HOODIE-S", ok=False, code="woocommerce_rest_invalid_id")])
     assert "HOODIE-S" not in await index.listings()
+
+
+async def test_what_the_catalogue_wrote_is_remembered_without_reading_the_store_again():
+    store = Store(["TEE"])
+    index = ListingIndex(store)
+    await index.listings()
+    reads = index.calls
+
+    new = ListingDraft(sku="MUG", name="Mug", regular_price=Decimal("9.00"))
+    repriced = ListingDraft(sku="TEE", listing_id="0", name="Tee", regular_price=Decimal("21.00"))
+    index.written([new, repriced], [PushResult(sku="MUG", ok=True, listing_id="42"),
+                                    PushResult(sku="TEE", ok=True, listing_id="0")])  # fmt: skip
+
+    listings = await index.covering(["MUG", "TEE"])
+    assert index.calls == reads
+    assert (listings["MUG"].listing_id, listings["MUG"].regular_price) == ("42", Decimal("9.00"))
+    assert (listings["TEE"].regular_price, listings["TEE"].quantity) == (Decimal("21.00"), 0)

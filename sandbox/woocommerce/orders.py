@@ -92,7 +92,7 @@ def list_orders(call: Call):
             return {"id": (o.id,), "modified": (o.modified, o.id)}.get(orderby, (o.created, o.id))
         orders.sort(key=sort_key, reverse=direction == "desc")
     dp = _dp(call)
-    return collection(call, [order_view(store, o, dp) for o in orders], "orders", page, per_page, offset)
+    return collection(call, orders, "orders", page, per_page, offset, lambda o: order_view(store, o, dp))
 
 
 def _order(call: Call, missing_status: int) -> Order:

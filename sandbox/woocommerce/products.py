@@ -125,7 +125,7 @@ def list_products(call: Call):
         ))
 
     products = _sorted(call, [p for p in store.products.values() if wanted(p)])
-    return collection(call, [product_view(store, p) for p in products], "products", page, per_page, offset)
+    return collection(call, products, "products", page, per_page, offset, lambda p: product_view(store, p))
 
 
 def _product(call: Call, missing_status: int) -> Product:

@@ -64,8 +64,11 @@ def respond(store: Store, data, status: int = 200, headers: dict | None = None) 
     return WPResponse(data, status_code=status, headers={**base_headers, **(headers or {})})
 
 
-def collection(call: Call, items: list, rest_base: str, page: int, per_page: int, offset: int | None) -> WPResponse:
-    """A list page with `X-WP-Total(Pages)` and prev/next links echoing the caller's own query (auth included)."""
+def collection(
+    call: Call, items: list, rest_base: str, page: int, per_page: int, offset: int | None, view=lambda item: item
+) -> WPResponse:
+    """A list page with `X-WP-Total(Pages)` and prev/next links echoing the caller's own query (auth included).
+    `view` renders one item; only the page's items are rendered, as WordPress queries only the page."""
     total = len(items)
     start = offset if offset is not None else (page - 1) * per_page
     max_pages = math.ceil(total / per_page)
@@ -78,7 +81,7 @@ def collection(call: Call, items: list, rest_base: str, page: int, per_page: int
         links.append(f'<{add_query_args(base, {**call.query, "page": page + 1})}>; rel="next"')
     if links:
         headers["Link"] = ", ".join(links)
-    return respond(call.store, items[start:start + per_page], headers=headers)
+    return respond(call.store, [view(item) for item in items[start:start + per_page]], headers=headers)
 
 
 def _only_fields(data, fields: list[str]):
