@@ -16,6 +16,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from activities.stores import StoreDirectory
 from adapters.shipbob import ShipBobClient
 from adapters.tryton import TrytonErp
+from adapters.woocommerce import WooCommerceClient
 from config import OrderPolicy, ReturnPolicy, Settings, StoreSettings, TemporalSettings, ThreePLSettings
 from embedded.asgi import serve
 from embedded.processes import free_port
@@ -37,15 +38,20 @@ WAREHOUSE_TOKEN = ApiToken(token="pat_sandbox_bench_warehouse_floor_0001")
 
 
 class CountingTransport(httpx.AsyncHTTPTransport):
-    """Notes when each of our 3PL requests is sent."""
+    """Notes when each of our requests (to the 3PL, or to a store) is sent."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, **transport_options) -> None:
+        super().__init__(**transport_options)
         self.sent: list[float] = []
+        self.requests: list[tuple[float, str, str, float]] = []
+        """(monotonic send time, method, URL path, seconds until the response headers) of each answered request."""
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        self.sent.append(time.monotonic())
-        return await super().handle_async_request(request)
+        sent_at = time.monotonic()
+        self.sent.append(sent_at)
+        response = await super().handle_async_request(request)
+        self.requests.append((sent_at, request.method, request.url.path, time.monotonic() - sent_at))
+        return response
 
     def busiest_minute(self) -> int:
         times, busiest, start = sorted(self.sent), 0, 0
@@ -54,6 +60,45 @@ class CountingTransport(httpx.AsyncHTTPTransport):
                 start += 1
             busiest = max(busiest, end - start + 1)
         return busiest
+
+    def busiest_window(self, seconds: float, since: float = 0.0, until: float = float("inf")) -> int:
+        """Most requests sent within any half-open window of `seconds`, counting those sent in [since, until)."""
+        times, busiest, start = sorted(t for t in self.sent if since <= t < until), 0, 0
+        for end, sent_at in enumerate(times):
+            while sent_at - times[start] >= seconds:
+                start += 1
+            busiest = max(busiest, end - start + 1)
+        return busiest
+
+
+class CountingStoreDirectory(StoreDirectory):
+    """The worker's store clients, each sending through its own CountingTransport.
+
+    StoreDirectory builds its clients without a transport, so they are rebuilt here with one (the
+    unused originals never opened a connection). A client given a transport loses its own pool
+    limits, so the transport gets WooCommerceClient's (3 connections).
+    """
+
+    def __init__(self, stores: list[StoreSettings]) -> None:
+        super().__init__(stores)
+        self.transports = {store.id: CountingTransport(limits=httpx.Limits(max_connections=3)) for store in stores}
+        self._clients = {store.id: WooCommerceClient(store, transport=self.transports[store.id]) for store in stores}
+
+
+@asynccontextmanager
+async def embedded_servers(directory: Path) -> AsyncIterator[tuple[TemporalDevServer, TrytonServer]]:
+    """A dev server (SQLite with WAL) and a Tryton from the cached template, both under `directory`."""
+    server = TemporalDevServer(directory / "temporal", port=free_port(), ui_port=free_port())
+    tryton = TrytonServer(directory / "tryton")
+    server.start()
+    try:
+        tryton.start()
+        try:
+            yield server, tryton
+        finally:
+            tryton.stop()
+    finally:
+        server.stop()
 
 
 @dataclass
