@@ -16,6 +16,7 @@ from adapters.woocommerce import WooCommerceClient
 from canonical.keys import refund_workflow_id
 from canonical.returns import ReturnLine
 from config import Settings, load_settings
+from embedded.demo_stock import receipt_reaches_the_store
 from embedded.stack import STORE_ID, THREEPL_WEBHOOK_SECRET, WEBHOOK_SECRET, EmbeddedStack
 from sandbox.shipbob.config import DEMO_CHANNEL_ID, DEMO_TOKEN
 from sandbox.shipbob.warehouse import ORDER_TOPICS, RETURN_TOPICS, Warehouse
@@ -72,6 +73,7 @@ async def _drive(stack: EmbeddedStack, exit_when_done: bool) -> int:
         samples = await _place_samples(shopper)
         reached = await _follow(client, shopper, warehouse, samples)
         reached = reached and await _return_and_refund(client, settings, shopper, warehouse, samples)
+        reached = reached and await receipt_reaches_the_store(stack, settings, shopper)
     finally:
         await shopper.aclose()
         await warehouse.aclose()
@@ -227,6 +229,9 @@ Try the operator CLI:
   .venv/bin/retail-sync orders cancel {STORE_ID} {parked.order_id} --reason "poster sold out"
   .venv/bin/retail-sync returns list
   .venv/bin/retail-sync refunds list
+  .venv/bin/retail-sync stock show BOOK-COFFEE
+  .venv/bin/retail-sync stock reconcile --dry-run
+  .venv/bin/retail-sync catalog sync
 """,
         flush=True,
     )

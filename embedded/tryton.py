@@ -9,6 +9,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -28,6 +29,8 @@ from adapters.tryton_returns import QUARANTINE_LOCATION
 from config import ErpSettings
 from embedded import countries, demo_catalog, tryton_bootstrap
 from embedded.processes import ChildProcess, free_port
+
+log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BIN_DIR = Path(sys.executable).parent
@@ -84,16 +87,26 @@ def ensure_template() -> Path:
 
 
 def bootstrap(data_dir: Path, database: str = ErpSettings().database) -> Path:
-    """Give `data_dir` its own database copied from the template, once; later calls keep its data."""
+    """Give `data_dir` its own database copied from the template, once; later calls keep its data.
+
+    A database made from an older template (different modules or bootstrap) is set aside and
+    replaced: the code expects what the current bootstrap creates, and demo data is disposable.
+    """
     path = Path(data_dir) / "db" / f"{database}.sqlite"
+    made_from = path.with_suffix(".template")
+    template = ensure_template()
+    if path.exists() and (not made_from.exists() or made_from.read_text() != template.name):
+        outdated = path.with_suffix(f".sqlite.outdated-{int(time.time())}")
+        log.warning("ERP database %s was made by an older bootstrap; moved to %s", path, outdated.name)
+        os.replace(path, outdated)
     if not path.exists():
-        template = ensure_template()
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".partial")
         shutil.copyfile(template, partial)
         with contextlib.closing(sqlite3.connect(partial)) as connection:
             connection.execute("PRAGMA journal_mode=WAL")  # readers (stock polls) never block a long write
         os.replace(partial, path)
+        made_from.write_text(template.name)
     return path
 
 
