@@ -8,6 +8,8 @@ from temporalio.worker import Replayer
 
 from workflows.order_to_cash import OrderToCashWorkflow
 from workflows.refund import RefundWorkflow
+from workflows.stock_sync import StockSyncWorkflow
+from workflows.stock_watch import StockWatchWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
@@ -19,6 +21,7 @@ def test_histories_are_recorded():
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
 async def test_recorded_history_replays(path: Path):
     history = WorkflowHistory.from_json(path.stem, path.read_text())
-    replayer = Replayer(workflows=[OrderToCashWorkflow, RefundWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[OrderToCashWorkflow, RefundWorkflow, StockWatchWorkflow, StockSyncWorkflow],
+                        data_converter=pydantic_data_converter)  # fmt: skip
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, result.replay_failure

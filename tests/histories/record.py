@@ -1,4 +1,4 @@
-"""Record the order workflow histories the replay test checks. Re-run only on a deliberate, patched change:
+"""Record the workflow histories the replay test checks. Re-run only on a deliberate, patched change:
 
     .venv/bin/python -m tests.histories.record
 """
@@ -14,14 +14,18 @@ from temporalio.worker import Worker
 
 from canonical import OrderStatus
 from canonical.fulfilment import ShipmentStatus
+from canonical.keys import STOCK_WATCH_WORKFLOW_ID, stock_sync_workflow_id
 from embedded.processes import venv_binary
 from tests.factories import canonical_order
 from tests.plugins.temporal import register_search_attributes
 from tests.test_order_workflow import REFERENCE, FakeSystems, shipment, stage_of, start_run
 from workflows.order_messages import OrderStage, ShipmentNews
 from tests.test_refund_workflow import FakeRefunds, our_request
+from tests.test_stock_sync_workflow import STORES, FakeStock
 from workflows.order_to_cash import OrderToCashWorkflow
 from workflows.refund import RefundRunInput, RefundWorkflow
+from workflows.stock_sync import StockSyncInput, StockSyncWorkflow
+from workflows.stock_watch import StockWatchInput, StockWatchWorkflow
 
 HERE = Path(__file__).parent
 
@@ -97,6 +101,37 @@ async def record_refund_parked_then_recorded_without_gateway() -> None:
         print(f"recorded refund: {len(history.events)} events")
 
 
+async def record_stock_watch_and_a_store_that_was_down() -> None:
+    """The ERP watch's first run (continued as new) and the sync run of a store that was down for a while."""
+    async with await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=venv_binary("temporal-test-server"), data_converter=pydantic_data_converter
+    ) as env:
+        await register_search_attributes(env.client)
+        fake = FakeStock([["A"], ["B"], ["C"]], down="south", outages=3)
+        async with Worker(env.client, task_queue="stock", workflows=[StockWatchWorkflow, StockSyncWorkflow],
+                          activities=fake.activities()):  # fmt: skip
+            for store in STORES:
+                await env.client.start_workflow(StockSyncWorkflow.run, StockSyncInput(store_id=store),
+                                                id=stock_sync_workflow_id(store), task_queue="stock")  # fmt: skip
+            watch = await env.client.start_workflow(
+                StockWatchWorkflow.run, StockWatchInput(store_ids=STORES, poll_interval=timedelta(seconds=2),
+                                                        polls_per_run=2, cursor="c0"),
+                id=STOCK_WATCH_WORKFLOW_ID, task_queue="stock",
+            )  # fmt: skip
+            while sum(map(len, fake.published["south"])) < 3:
+                await env.sleep(timedelta(seconds=1))
+            south = env.client.get_workflow_handle(stock_sync_workflow_id("south"))
+            await south.terminate("recorded")
+            histories = {
+                "stock_watch_continued_as_new": await env.client.get_workflow_handle(
+                    watch.id, run_id=watch.result_run_id).fetch_history(),
+                "stock_sync_of_a_store_that_was_down": await south.fetch_history(),
+            }  # fmt: skip
+        for name, history in histories.items():
+            (HERE / f"{name}.json").write_text(history.to_json())
+            print(f"recorded {name}: {len(history.events)} events")
+
+
 async def main() -> None:
     for name, (scenario, create_failures) in SCENARIOS.items():
         async with await WorkflowEnvironment.start_time_skipping(
@@ -113,6 +148,7 @@ async def main() -> None:
             (HERE / f"{name}.json").write_text(history.to_json())
             print(f"recorded {name}: {len(history.events)} events")
     await record_refund_parked_then_recorded_without_gateway()
+    await record_stock_watch_and_a_store_that_was_down()
 
 
 if __name__ == "__main__":
