@@ -50,18 +50,23 @@ class FakeStock:
         return [stock_moved_in_erp, skus_held_by_3pl, publish_available_to_sell]
 
 
+async def start_stock(env, polls_per_run: int):
+    """Both stores' sync runs and the ERP watch from watermark c0, polling every 2 s; returns the watch."""
+    for store in STORES:
+        await env.client.start_workflow(StockSyncWorkflow.run, StockSyncInput(store_id=store),
+                                        id=stock_sync_workflow_id(store), task_queue="stock")  # fmt: skip
+    return await env.client.start_workflow(
+        StockWatchWorkflow.run, StockWatchInput(store_ids=STORES, poll_interval=timedelta(seconds=2),
+                                                polls_per_run=polls_per_run, cursor="c0"),
+        id=STOCK_WATCH_WORKFLOW_ID, task_queue="stock",
+    )  # fmt: skip
+
+
 async def run_stock(env, fake: FakeStock, until, polls_per_run: int = 100) -> WorkflowExecutionStatus:
     """The watch and both stores' runs until `until()` holds; returns how the watch's first run ended."""
     async with Worker(env.client, task_queue="stock", workflows=[StockWatchWorkflow, StockSyncWorkflow],
                       activities=fake.activities()):  # fmt: skip
-        for store in STORES:
-            await env.client.start_workflow(StockSyncWorkflow.run, StockSyncInput(store_id=store),
-                                            id=stock_sync_workflow_id(store), task_queue="stock")  # fmt: skip
-        watch = await env.client.start_workflow(
-            StockWatchWorkflow.run, StockWatchInput(store_ids=STORES, poll_interval=timedelta(seconds=2),
-                                                    polls_per_run=polls_per_run, cursor="c0"),
-            id=STOCK_WATCH_WORKFLOW_ID, task_queue="stock",
-        )  # fmt: skip
+        watch = await start_stock(env, polls_per_run)
         for _ in range(100):  # skip ahead through polls and retry backoffs until the condition holds
             if until():
                 break

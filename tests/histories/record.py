@@ -14,18 +14,18 @@ from temporalio.worker import Worker
 
 from canonical import OrderStatus
 from canonical.fulfilment import ShipmentStatus
-from canonical.keys import STOCK_WATCH_WORKFLOW_ID, stock_sync_workflow_id
+from canonical.keys import stock_sync_workflow_id
 from embedded.processes import venv_binary
 from tests.factories import canonical_order
 from tests.plugins.temporal import register_search_attributes
 from tests.test_order_workflow import REFERENCE, FakeSystems, shipment, stage_of, start_run
 from workflows.order_messages import OrderStage, ShipmentNews
 from tests.test_refund_workflow import FakeRefunds, our_request
-from tests.test_stock_sync_workflow import STORES, FakeStock
+from tests.test_stock_sync_workflow import FakeStock, start_stock
 from workflows.order_to_cash import OrderToCashWorkflow
 from workflows.refund import RefundRunInput, RefundWorkflow
-from workflows.stock_sync import StockSyncInput, StockSyncWorkflow
-from workflows.stock_watch import StockWatchInput, StockWatchWorkflow
+from workflows.stock_sync import StockSyncWorkflow
+from workflows.stock_watch import StockWatchWorkflow
 
 HERE = Path(__file__).parent
 
@@ -110,14 +110,7 @@ async def record_stock_watch_and_a_store_that_was_down() -> None:
         fake = FakeStock([["A"], ["B"], ["C"]], down="south", outages=3)
         async with Worker(env.client, task_queue="stock", workflows=[StockWatchWorkflow, StockSyncWorkflow],
                           activities=fake.activities()):  # fmt: skip
-            for store in STORES:
-                await env.client.start_workflow(StockSyncWorkflow.run, StockSyncInput(store_id=store),
-                                                id=stock_sync_workflow_id(store), task_queue="stock")  # fmt: skip
-            watch = await env.client.start_workflow(
-                StockWatchWorkflow.run, StockWatchInput(store_ids=STORES, poll_interval=timedelta(seconds=2),
-                                                        polls_per_run=2, cursor="c0"),
-                id=STOCK_WATCH_WORKFLOW_ID, task_queue="stock",
-            )  # fmt: skip
+            watch = await start_stock(env, polls_per_run=2)
             while sum(map(len, fake.published["south"])) < 3:
                 await env.sleep(timedelta(seconds=1))
             south = env.client.get_workflow_handle(stock_sync_workflow_id("south"))
