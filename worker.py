@@ -40,7 +40,7 @@ def build_worker(
         OrderActivities(stores, erp),
         FulfilmentActivities(threepl, stores, erp, settings.orders),
         IntakeActivities(stores, client, task_queue, settings.orders),
-        RefundActivities(stores, erp),
+        RefundActivities(stores, erp, client),
         ReturnActivities(threepl, stores, erp),
         StockActivities(stores, erp, threepl, listings, client),
         CatalogActivities(stores, erp, listings, client),

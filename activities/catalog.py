@@ -9,13 +9,12 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 from temporalio import activity
 from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
 
 from activities.errors import as_temporal_errors
 from activities.listing_index import ListingIndexes
+from activities.stock_signals import republish_stock
 from canonical.catalog_plan import plan_catalog
 from canonical.inventory import ListingDraft, PushResult
-from canonical.keys import stock_sync_workflow_id
 
 if TYPE_CHECKING:  # workflows import this module for its models; keep HTTP clients out of their sandbox
     from activities.stores import StoreDirectory
@@ -53,7 +52,7 @@ class CatalogActivities:
             index = self._indexes.of(store.id)
             changes = await self._erp.catalog_changes(request.cursor, store.price_list)
             skus = [sku for product in changes.products for sku in (product.sku, *(v.sku for v in product.variants))]
-            listings = await (index.covering(skus) if request.cursor else index.listings(refresh=True))
+            listings = await (index.fresh(skus) if request.cursor else index.listings(refresh=True))
             plan = plan_catalog(changes.products, listings, store.price_decimals, store.catalog_descriptions)
             report = CatalogReport(store_id=store.id, cursor=changes.cursor, products_changed=len(changes.products),
                                    unchanged=plan.unchanged)  # fmt: skip
@@ -61,21 +60,12 @@ class CatalogActivities:
             for results in await self._write(woo, index, None, plan.products, store.batch_limit, report):
                 parent_ids.update((r.sku, r.listing_id) for r in results if r.ok)
             for parent_sku, options in plan.options.items():
-                parent_id = parent_ids.get(parent_sku) or (await index.listings())[parent_sku].listing_id
+                parent_id = parent_ids.get(parent_sku) or listings[parent_sku].listing_id
                 drafts = [option.model_copy(update={"parent_id": parent_id}) for option in options]
                 await self._write(woo, index, parent_id, drafts, store.batch_limit, report)
         if report.created:
-            await self._publish_stock_of(store.id, report.created)
+            await republish_stock(self._client, store.id, report.created)
         return report
-
-    async def _publish_stock_of(self, store_id: str, skus: list[str]) -> None:
-        try:
-            await self._client.get_workflow_handle(stock_sync_workflow_id(store_id)).signal("stock_changed", skus)
-        except RPCError as error:
-            if error.status != RPCStatusCode.NOT_FOUND:
-                raise
-            activity.logger.warning("store %s has no stock sync run: its new listings show 0 units until one runs",
-                                    store_id)  # fmt: skip
 
     async def _write(
         self, woo, index, parent_id: str | None, drafts: list[ListingDraft], limit: int, report: CatalogReport

@@ -1,20 +1,23 @@
-"""Each store's SKU → listing map, read in full pages and kept for the worker's life.
+"""Each store's listings: the SKUs a publish is about, read fresh; the whole store, read in pages.
 
-A full read of WooCommerce costs one call per 100 products plus one per variable product (it has
-no endpoint listing every variation), so the map is read once and refreshed only when a SKU is
-missing or a reconciliation asks for the store's own numbers. Pushed quantities are written back,
-so comparing with the map is comparing with what the store shows.
+A publish compares available-to-sell with what the store shows *now* for the SKUs that moved (one
+call per 100 SKUs): a copy kept in memory would miss what WooCommerce does itself (it restocks on
+refunds and cancellations), hand edits, and what another worker pushed. A full read costs one call per
+100 products plus one per variable product (there is no endpoint listing every variation); it is kept
+for the catalogue and refreshed by each reconciliation.
 """
 from temporalio import activity
 
 from canonical.inventory import Listing, ListingDraft, PushResult, StockPush
 
 
+READ_CHUNK = 100
+
+
 class ListingIndex:
     def __init__(self, store) -> None:
         self._store = store
         self._by_sku: dict[str, Listing] | None = None
-        self._absent: set[str] = set()
         self.calls = 0
 
     @property
@@ -24,18 +27,18 @@ class ListingIndex:
     async def listings(self, *, refresh: bool = False) -> dict[str, Listing]:
         if refresh or self._by_sku is None:
             self._by_sku = await self._read_all()
-            self._absent -= self._by_sku.keys()
         return self._by_sku
 
-    async def covering(self, skus: list[str]) -> dict[str, Listing]:
-        """The map, re-read once if it lacks a SKU it did not already lack at the last read: a SKU the
-        store has never listed (sold elsewhere only) must not cost a full read at every stock change."""
-        listings = await self.listings()
-        unexpected = set(skus) - listings.keys() - self._absent
-        if unexpected:
-            listings = await self.listings(refresh=True)
-            self._absent |= unexpected - listings.keys()
-        return listings
+    async def fresh(self, skus: list[str]) -> dict[str, Listing]:
+        """What the store shows now for these SKUs, 100 per call. Never the kept copy: WooCommerce moves
+        stock itself (orders, refunds that restock), people edit it, other workers push it."""
+        found: dict[str, Listing] = {}
+        for start in range(0, len(skus), READ_CHUNK):
+            found |= await self._store.find_listings(skus[start : start + READ_CHUNK])
+            self._read_one_page()
+        if self._by_sku is not None:
+            self._by_sku.update(found)
+        return found
 
     async def _read_all(self) -> dict[str, Listing]:
         found: dict[str, Listing] = {}
@@ -67,7 +70,8 @@ class ListingIndex:
 
     def written(self, drafts: list[ListingDraft], results: list[PushResult]) -> None:
         """Remember listings the catalogue sync created or updated, without reading the store again."""
-        assert self._by_sku is not None
+        if self._by_sku is None:
+            return
         by_sku = {draft.sku: draft for draft in drafts}
         for result in results:
             if not result.ok:
@@ -80,11 +84,11 @@ class ListingIndex:
                 quantity=before.quantity if before else None,
                 description=kept if draft.description is None else draft.description,
             )  # fmt: skip
-            self._absent.discard(result.sku)
 
     def pushed(self, pushes: list[StockPush], results: list[PushResult]) -> None:
         """Remember what the store now shows; forget listings the store no longer knows (re-read next time)."""
-        assert self._by_sku is not None
+        if self._by_sku is None:
+            return
         by_sku = {push.sku: push for push in pushes}
         for result in results:
             listing = self._by_sku.get(result.sku)

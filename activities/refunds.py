@@ -4,8 +4,10 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 from temporalio import activity
+from temporalio.client import Client
 
 from activities.errors import as_temporal_errors
+from activities.stock_signals import republish_stock
 from adapters.erp import Erp, ErpCreditNote
 from adapters.errors import BusinessError
 from canonical import Money, Order
@@ -29,9 +31,10 @@ class CreditNoteRequest(BaseModel):
 
 
 class RefundActivities:
-    def __init__(self, stores: "StoreDirectory", erp: Erp) -> None:
+    def __init__(self, stores: "StoreDirectory", erp: Erp, client: Client) -> None:
         self._stores = stores
         self._erp = erp
+        self._client = client
 
     @activity.defn
     async def create_store_refund(self, request: RefundRequest) -> Refund:
@@ -50,7 +53,9 @@ class RefundActivities:
                     f"refund of {request.amount.amount} {request.amount.currency} is more than the "
                     f"{refundable} {order.currency} still refundable on order {order.number}",
                 )
-            return await store.create_refund(request)
+            refund = await store.create_refund(request)
+        await _republish_restocked(self._client, refund)
+        return refund
 
     @activity.defn
     async def read_store_refund(self, ref: StoreRefundRef) -> Refund:
@@ -59,7 +64,8 @@ class RefundActivities:
             refund = next((r for r in refunds if r.refund_id == ref.refund_id), None)
             if refund is None:
                 raise BusinessError("woocommerce", f"order {ref.order_id} has no refund {ref.refund_id} (deleted?)")
-            return refund
+        await _republish_restocked(self._client, refund)
+        return refund
 
     @activity.defn
     async def post_credit_note(self, request: CreditNoteRequest) -> ErpCreditNote:
@@ -90,6 +96,12 @@ class RefundActivities:
 
     def all(self) -> list:
         return [self.create_store_refund, self.read_store_refund, self.post_credit_note]
+
+
+async def _republish_restocked(client: Client, refund: Refund) -> None:
+    """A refund may have put units back in the store's stock (WooCommerce restocks refunded items), which
+    the ERP did not: the store's stock sync compares those SKUs again."""
+    await republish_stock(client, refund.store_id, sorted({line.sku for line in refund.lines if line.sku}))
 
 
 def remaining_lines(order: Order, refunded: list[RefundLine]) -> list[RefundLine]:

@@ -96,7 +96,7 @@ class StockActivities:
             if request.skus is None:
                 listings = await index.listings(refresh=request.reread_store)
             else:
-                listings = await index.covering(request.skus)  # new listings, or ones re-created by hand
+                listings = await index.fresh(request.skus)
             source = {stock.sku: stock.quantity for stock in await self._source_stock(store, request.skus)}
             in_flight = await units_in_flight(self._client)
             allocation = Allocation(Decimal(store.stock.safety_stock), store.stock.allocation_share)

@@ -30,7 +30,7 @@ from adapters.woocommerce_catalog import (
     batch_path,
     catalog_batch,
     catalog_results,
-    listing_with_sku,
+    listings_with_skus,
     listings_page,
     shared_parent,
     stock_batch,
@@ -305,11 +305,16 @@ class WooCommerceClient:
 
     async def find_listing(self, sku: str) -> Listing | None:
         """The listing with exactly this SKU, an option with its `parent_id`; None when the store has none."""
-        if not sku:
-            raise ValueError("an empty SKU would match every product")
-        payload = await self._json("GET", "products", params={"sku": sku})
+        return (await self.find_listings([sku])).get(sku)
+
+    async def find_listings(self, skus: list[str]) -> dict[str, Listing]:
+        """SKU → listing for up to 100 SKUs in one call (`?sku=` takes a comma list, options included)."""
+        if not skus or not all(skus) or any("," in sku for sku in skus) or len(skus) > 100:
+            raise ValueError("1 to 100 non-empty SKUs without commas")
+        params = {"sku": ",".join(skus), "per_page": 100, "status": "any"}
+        payload = await self._json("GET", "products", params=params)
         with self._reading("GET", "products"):
-            return listing_with_sku(payload, sku)
+            return listings_with_skus(payload, skus)
 
     async def push_stock(self, pushes: list[StockPush]) -> list[PushResult]:
         """Set absolute stock on listings of one parent (None: top-level products) in ONE batch call, sent once.

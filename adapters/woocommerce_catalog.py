@@ -74,12 +74,17 @@ def listings_page(payload: Any, page: int, total_pages: int, parent_id: str | No
     return ListingsPage(listings=[listing for listing in found if listing], page=page, total_pages=total_pages)
 
 
-def listing_with_sku(payload: Any, sku: str) -> Listing | None:
-    """`?sku=` reads a comma as "or": keep only the exact SKU."""
+def listings_with_skus(payload: Any, skus: list[str]) -> dict[str, Listing]:
+    """`?sku=` reads a comma as "or": keep only listings whose SKU is exactly one asked for."""
     if not isinstance(payload, list):
         raise ValueError(f"expected a list of products, got {type(payload).__name__}")
-    exact = (listing_from_woocommerce(item) for item in payload if isinstance(item, dict) and item.get("sku") == sku)
-    return next((listing for listing in exact if listing), None)
+    wanted, found = set(skus), {}
+    for item in payload:
+        if isinstance(item, dict) and item.get("sku") in wanted:
+            listing = listing_from_woocommerce(item)
+            if listing is not None:
+                found.setdefault(listing.sku, listing)
+    return found
 
 
 def batch_path(parent_id: str | None, sizes: int, limit: int) -> str:

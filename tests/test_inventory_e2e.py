@@ -59,9 +59,9 @@ async def stocked_product(stack: InventoryStack, prefix: str, quantity: int) -> 
     return sku
 
 
-async def last_publish(stack: InventoryStack, store_id: str):
+async def last_change(stack: InventoryStack, store_id: str):
     handle = stack.client.get_workflow_handle_for(StockSyncWorkflow.run, stock_sync_workflow_id(store_id))
-    return await handle.query(StockSyncWorkflow.last_publish)
+    return await handle.query(StockSyncWorkflow.last_change)
 
 
 async def test_a_receipt_reaches_both_stores_and_an_unacknowledged_order_is_not_sold_twice(inventory_stack):
@@ -96,27 +96,33 @@ async def test_250_changed_skus_take_three_batch_calls_per_store(inventory_stack
 
     await reaches(stack, skus[-1], 7)
     for store_id in STORES:
-        report = await eventually(lambda: last_publish(stack, store_id), lambda r: r and r.fixed >= 250, SETTLE_S)
+        report = await eventually(lambda: last_change(stack, store_id), lambda r: r and r.fixed >= 250, SETTLE_S)
         assert report.batch_calls == 3 and report.fixed == 250 and not report.failed
         assert {(await stack.shoppers[store_id].listing(sku))["stock_quantity"] for sku in skus[::25]} == {7}
 
 
-async def test_a_batch_with_a_sku_deleted_in_the_store_updates_the_other_99_and_reports_it(inventory_stack):
+async def test_a_batch_with_one_sku_the_store_refuses_updates_the_other_99_and_reports_it(inventory_stack):
     stack = inventory_stack
     skus = await stack.catalogue.add_products_bulk(100, unique("PAIR") + "-")
     await list_in_stores(stack, skus)
     await stack.catalogue.receive_stock({sku: 1 for sku in skus})
     await reaches(stack, skus[-1], 1)
 
-    gone = skus[40]
+    refused, gone = skus[40], skus[60]
+    await stack.shoppers["south"].lock_sku(refused, "Locked by the ERP import plugin")
     await stack.shoppers["south"].delete_product(gone)
-    await stack.catalogue.receive_stock({sku: 4 for sku in skus})
+    try:
+        await stack.catalogue.receive_stock({sku: 4 for sku in skus})
+        await reaches(stack, skus[-1], 5)
+        report = await eventually(lambda: last_change(stack, "south"), lambda r: r and r.failed, SETTLE_S)
+        assert await shown(stack, "south", refused) == 1 and await shown(stack, "north", refused) == 5
+    finally:
+        await stack.shoppers["south"].unlock_skus()
 
-    await reaches(stack, skus[-1], 5)
-    report = await eventually(lambda: last_publish(stack, "south"), lambda r: r and r.failed, SETTLE_S)
-    assert [failure.sku for failure in report.failed] == [gone] and report.fixed == 99 and report.batch_calls == 1
-    assert {await shown(stack, "south", sku) for sku in skus if sku != gone} == {5}
-    assert await shown(stack, "south", gone) is None and await shown(stack, "north", gone) == 5
+    assert [(f.sku, f.code, f.message) for f in report.failed] == [
+        (refused, "product_locked", "Locked by the ERP import plugin")]
+    assert gone in report.missing_in_store
+    assert {await shown(stack, "south", sku) for sku in skus if sku not in (refused, gone)} == {5}
 
 
 async def test_a_store_that_is_down_catches_up_and_a_smaller_batch_limit_is_split(inventory_stack):
@@ -146,7 +152,7 @@ async def test_reconciliation_finds_hand_edits_and_a_dry_run_changes_nothing(inv
     await stack.shoppers["north"].set_stock(sku, 40)  # edited by hand: no ERP event will ever say so
 
     dry = await reconcile(stack, "north", dry_run=True)
-    assert any(d.sku == sku and (d.store, d.available) == (40, 6) for d in dry.largest)
+    assert any(d.sku == sku and (d.store, d.available) == (40, 6) for d in dry.largest), dry
     assert await shown(stack, "north", sku) == 40
 
     fixed = await reconcile(stack, "north", dry_run=False)

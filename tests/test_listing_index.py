@@ -19,6 +19,7 @@ class Store:
         self.listings = [Listing(sku=sku, listing_id=str(n), manages_stock=True, quantity=0)
                          for n, sku in enumerate(skus)]  # fmt: skip
         self.options: dict[str, list[Listing]] = {}
+        self.sku_reads: list[int] = []
 
     async def list_listings(self, page: int) -> Page:
         chunk = self.listings[(page - 1) * 2 : page * 2]
@@ -27,20 +28,22 @@ class Store:
     async def list_option_listings(self, parent_id: str, page: int) -> Page:
         return Page(self.options.get(parent_id, []))
 
+    async def find_listings(self, skus: list[str]) -> dict[str, Listing]:
+        self.sku_reads.append(len(skus))
+        return {listing.sku: listing for listing in self.listings if listing.sku in skus}
 
-async def test_a_sku_the_store_never_listed_costs_one_read_not_one_per_change():
-    store = Store(["A", "B", "C"])
+
+async def test_a_publish_reads_what_the_store_shows_now_100_skus_a_call():
+    store = Store([f"S{n}" for n in range(150)])
     index = ListingIndex(store)
+    await index.listings()
+    store.listings[3] = store.listings[3].model_copy(update={"quantity": 9})  # WooCommerce restocked it itself
 
-    assert set(await index.covering(["A"])) == {"A", "B", "C"}
-    assert index.calls == 2
-    await index.covering(["A", "ERP-ONLY"])
-    await index.covering(["ERP-ONLY"])
-    assert index.calls == 4  # one re-read for the unknown SKU, then it is known to be absent
+    fresh = await index.fresh([f"S{n}" for n in range(120)] + ["ERP-ONLY"])
 
-    store.listings.append(Listing(sku="NEW", listing_id="9", manages_stock=True))
-    assert "NEW" in await index.covering(["NEW"])
-    assert index.calls == 6
+    assert len(fresh) == 120 and "ERP-ONLY" not in fresh
+    assert fresh["S3"].quantity == 9 and (await index.listings())["S3"].quantity == 9
+    assert store.sku_reads == [100, 21]
 
 
 async def test_variable_listings_bring_their_options_and_pushes_are_remembered():
@@ -70,7 +73,7 @@ async def test_what_the_catalogue_wrote_is_remembered_without_reading_the_store_
     index.written([new, repriced], [PushResult(sku="MUG", ok=True, listing_id="42"),
                                     PushResult(sku="TEE", ok=True, listing_id="0")])  # fmt: skip
 
-    listings = await index.covering(["MUG", "TEE"])
+    listings = await index.listings()
     assert index.calls == reads
     assert (listings["MUG"].listing_id, listings["MUG"].regular_price) == ("42", Decimal("9.00"))
     assert (listings["TEE"].regular_price, listings["TEE"].quantity) == (Decimal("21.00"), 0)

@@ -34,6 +34,7 @@ class StockSyncWorkflow:
     def __init__(self) -> None:
         self._pending: set[str] = set()
         self._last: StockReport | None = None
+        self._last_change: StockReport | None = None
 
     @workflow.run
     async def run(self, sync: StockSyncInput) -> None:
@@ -74,6 +75,8 @@ class StockSyncWorkflow:
             summary=f"Publish available-to-sell of {len(skus)} SKU(s)",
         )
         self._pending.difference_update(skus)
+        if self._last.fixed or self._last.failed:
+            self._last_change = self._last
         if self._last.failed:
             workflow.logger.warning("store %s refused %d stock update(s): %s", store_id, len(self._last.failed),
                                     ", ".join(f"{f.sku} ({f.message})" for f in self._last.failed[:10]))  # fmt: skip
@@ -86,6 +89,11 @@ class StockSyncWorkflow:
     @workflow.query
     def last_publish(self) -> StockReport | None:
         return self._last
+
+    @workflow.query
+    def last_change(self) -> StockReport | None:
+        """The last publish that changed or was refused something in the store (most find nothing to do)."""
+        return self._last_change
 
     @workflow.query
     def pending(self) -> int:

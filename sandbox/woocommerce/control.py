@@ -11,6 +11,10 @@ payment gateway refuse refunds with this message until `refuse` is null or `DELE
 
 `POST /__sandbox/batch-limit {"limit": 25}` is a plugin filtering `woocommerce_rest_batch_items_limit`:
 batches of more items are refused with 413 until `DELETE /__sandbox/batch-limit` restores the configured one.
+
+`POST /__sandbox/locked-skus {"sku": "TEE", "message": "..."}` is a plugin refusing to save that product
+(a `woocommerce_rest_pre_insert_product_object` filter returning an error): its single writes fail and
+its batch items come back as per-item errors, until `DELETE /__sandbox/locked-skus`.
 """
 import asyncio
 from typing import TypeVar
@@ -43,6 +47,11 @@ class GatewayRefusal(BaseModel):
 
 class BatchLimit(BaseModel):
     limit: int = Field(ge=1)
+
+
+class LockedSku(BaseModel):
+    sku: str = Field(min_length=1)
+    message: str = "This product is locked by another plugin."
 
 
 class DroppedResponse(Response):
@@ -144,6 +153,17 @@ def control_routes(faults: HostFaults, deliveries: WebhookDeliveries, store: Sto
             store.batch_limit = limit.limit
         return JSONResponse(limit.model_dump())
 
+    async def lock_sku(request: Request) -> Response:
+        lock = await _read(request, LockedSku)
+        with store.lock:
+            store.locked_skus[lock.sku] = lock.message
+        return JSONResponse(lock.model_dump())
+
+    async def unlock_skus(request: Request) -> Response:
+        with store.lock:
+            store.locked_skus.clear()
+        return Response(status_code=204)
+
     async def reset_batch_limit(request: Request) -> Response:
         with store.lock:
             store.batch_limit = store.config.batch_limit
@@ -158,4 +178,6 @@ def control_routes(faults: HostFaults, deliveries: WebhookDeliveries, store: Sto
         Route("/__sandbox/gateway", clear_gateways, methods=["DELETE"]),
         Route("/__sandbox/batch-limit", _answering_422(set_batch_limit), methods=["POST"]),
         Route("/__sandbox/batch-limit", reset_batch_limit, methods=["DELETE"]),
+        Route("/__sandbox/locked-skus", _answering_422(lock_sku), methods=["POST"]),
+        Route("/__sandbox/locked-skus", unlock_skus, methods=["DELETE"]),
     ]

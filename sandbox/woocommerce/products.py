@@ -227,6 +227,8 @@ def _apply_product(store: Store, product: Product, body: dict, lenient: bool = F
     """`prepare_object_for_database` for the fields the integration writes. Everything is checked before
     anything changes, as a refused save changes nothing. `lenient` = a batch item: WordPress validates a
     request's own parameters, not the items of a batch (contract §11: "abc" as stock is saved as 0)."""
+    if product.sku in store.locked_skus:
+        raise WooError(400, "product_locked", store.locked_skus[product.sku])
     quantity = _stock_quantity(body, lenient)
     prices = {name: _price_arg(body, name, lenient) for name in ("regular_price", "sale_price")}
     status = _choice(body, "status", STATUSES, lenient)

@@ -100,6 +100,13 @@ class Shopper:
             response = await self._control.post("batch-limit", json={"limit": limit})
         response.raise_for_status()
 
+    async def lock_sku(self, sku: str, message: str) -> None:
+        """A plugin refuses every save of this product (None of its writes go through) until `unlock_skus`."""
+        (await self._control.post("locked-skus", json={"sku": sku, "message": message})).raise_for_status()
+
+    async def unlock_skus(self) -> None:
+        (await self._control.delete("locked-skus")).raise_for_status()
+
     async def get_order(self, order_id: int | str) -> dict[str, Any]:
         return await self._send("GET", f"orders/{order_id}")
 

@@ -288,6 +288,8 @@ class Store:
         self.orders: dict[int, Order] = {}
         self.refunds: dict[int, Refund] = {}
         self.gateway_refusals: dict[str, str] = {}
+        self.locked_skus: dict[str, str] = {}
+        """SKU → message of a plugin refusing saves of that product (`woocommerce_rest_pre_insert_*`)."""
         self.notes: dict[int, Note] = {}
         self.webhooks: dict[int, Webhook] = {}
         self.tax_rates = [TaxRate(r.rate_id, r.name, r.tax_class, r.percent) for r in demo_catalog.TAX_RATES]
