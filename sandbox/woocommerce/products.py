@@ -107,11 +107,11 @@ def list_products(call: Call):
     modified_after = arg_date(query, "modified_after", store.tz)
     gmt = arg_bool(query, "dates_are_gmt")
     call.require_user("woocommerce_rest_cannot_view", "Sorry, you cannot list resources.")
-    sku = query.get("sku")
+    skus = set(str(query["sku"]).split(",")) if query.get("sku") is not None else None
 
     def wanted(product: Product) -> bool:
-        if sku is not None:
-            if product.sku not in str(sku).split(","):
+        if skus is not None:
+            if product.sku not in skus:
                 return False
         elif product.type == "variation":
             return False
