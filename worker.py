@@ -7,7 +7,6 @@ from temporalio.worker import Worker
 from activities.catalog import CatalogActivities
 from activities.fulfilment import FulfilmentActivities
 from activities.intake import IntakeActivities
-from activities.listing_index import ListingIndexes
 from activities.orders import OrderActivities
 from activities.refunds import RefundActivities
 from activities.returns import ReturnActivities
@@ -35,15 +34,14 @@ def build_worker(
     client: Client, settings: Settings, stores: StoreDirectory, erp: Erp, threepl: ShipBobClient
 ) -> Worker:
     task_queue = settings.temporal.task_queue
-    listings = ListingIndexes(stores)
     activities = (
         OrderActivities(stores, erp),
         FulfilmentActivities(threepl, stores, erp, settings.orders),
         IntakeActivities(stores, client, task_queue, settings.orders),
         RefundActivities(stores, erp, client),
         ReturnActivities(threepl, stores, erp),
-        StockActivities(stores, erp, threepl, listings, client),
-        CatalogActivities(stores, erp, listings, client),
+        StockActivities(stores, erp, threepl, client),
+        CatalogActivities(stores, erp, client),
     )
     return Worker(
         client,

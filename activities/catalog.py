@@ -11,7 +11,7 @@ from temporalio import activity
 from temporalio.client import Client
 
 from activities.errors import as_temporal_errors
-from activities.listing_index import ListingIndexes
+from activities.store_listings import StoreListings
 from activities.stock_signals import republish_stock
 from canonical.catalog_plan import plan_catalog
 from canonical.inventory import ListingDraft, PushResult
@@ -38,10 +38,9 @@ class CatalogReport(BaseModel):
 
 
 class CatalogActivities:
-    def __init__(self, stores: "StoreDirectory", erp: "Erp", indexes: ListingIndexes, client: Client) -> None:
+    def __init__(self, stores: "StoreDirectory", erp: "Erp", client: Client) -> None:
         self._stores = stores
         self._erp = erp
-        self._indexes = indexes
         self._client = client
 
     @activity.defn
@@ -49,26 +48,25 @@ class CatalogActivities:
         with as_temporal_errors():
             store = self._stores.settings(request.store_id)
             woo = self._stores.client(store.id)
-            index = self._indexes.of(store.id)
             changes = await self._erp.catalog_changes(request.cursor, store.price_list)
             skus = [sku for product in changes.products for sku in (product.sku, *(v.sku for v in product.variants))]
-            listings = await (index.fresh(skus) if request.cursor else index.listings(refresh=True))
+            listings = await StoreListings(woo).current(skus)
             plan = plan_catalog(changes.products, listings, store.price_decimals, store.catalog_descriptions)
             report = CatalogReport(store_id=store.id, cursor=changes.cursor, products_changed=len(changes.products),
                                    unchanged=plan.unchanged)  # fmt: skip
             parent_ids = {draft.sku: draft.listing_id for draft in plan.products}
-            for results in await self._write(woo, index, None, plan.products, store.batch_limit, report):
+            for results in await self._write(woo, None, plan.products, store.batch_limit, report):
                 parent_ids.update((r.sku, r.listing_id) for r in results if r.ok)
             for parent_sku, options in plan.options.items():
                 parent_id = parent_ids.get(parent_sku) or listings[parent_sku].listing_id
                 drafts = [option.model_copy(update={"parent_id": parent_id}) for option in options]
-                await self._write(woo, index, parent_id, drafts, store.batch_limit, report)
+                await self._write(woo, parent_id, drafts, store.batch_limit, report)
         if report.created:
             await republish_stock(self._client, store.id, report.created)
         return report
 
     async def _write(
-        self, woo, index, parent_id: str | None, drafts: list[ListingDraft], limit: int, report: CatalogReport
+        self, woo, parent_id: str | None, drafts: list[ListingDraft], limit: int, report: CatalogReport
     ) -> list[list[PushResult]]:
         written = []
         for start in range(0, len(drafts), limit):
@@ -84,7 +82,6 @@ class CatalogActivities:
                     report.created.append(result.sku)
                 else:
                     report.updated.append(result.sku)
-            index.written(chunk, results)
             written.append(results)
             activity.heartbeat(len(report.created) + len(report.updated))
         return written

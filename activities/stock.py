@@ -12,7 +12,7 @@ from temporalio import activity
 from temporalio.client import Client
 
 from activities.errors import as_temporal_errors
-from activities.listing_index import ListingIndex, ListingIndexes
+from activities.store_listings import StoreListings
 from adapters.errors import BatchTooLarge
 from adapters.retrying import inline_retries
 from canonical.available_to_sell import Allocation, StockPlan, available_to_sell, batches, in_flight_units, plan_stock
@@ -37,7 +37,6 @@ class PublishRequest(BaseModel):
     store_id: str
     skus: list[str] | None = None
     """None: every SKU the store or the source knows (a reconciliation)."""
-    reread_store: bool = False
     dry_run: bool = False
 
 
@@ -67,12 +66,11 @@ class StockReport(BaseModel):
 
 class StockActivities:
     def __init__(
-        self, stores: "StoreDirectory", erp: "Erp", threepl: "ShipBobClient", indexes: ListingIndexes, client: Client
+        self, stores: "StoreDirectory", erp: "Erp", threepl: "ShipBobClient", client: Client
     ) -> None:
         self._stores = stores
         self._erp = erp
         self._threepl = threepl
-        self._indexes = indexes
         self._client = client
 
     @activity.defn
@@ -91,12 +89,11 @@ class StockActivities:
     async def publish_available_to_sell(self, request: PublishRequest) -> StockReport:
         with as_temporal_errors():
             store = self._stores.settings(request.store_id)
-            index = self._indexes.of(store.id)
-            calls_before = index.calls
+            reader = StoreListings(self._stores.client(store.id))
             if request.skus is None:
-                listings = await index.listings(refresh=request.reread_store)
+                listings = await reader.everything()
             else:
-                listings = await index.fresh(request.skus)
+                listings = await reader.current(request.skus)
             source = {stock.sku: stock.quantity for stock in await self._source_stock(store, request.skus)}
             in_flight = await units_in_flight(self._client)
             allocation = Allocation(Decimal(store.stock.safety_stock), store.stock.allocation_share)
@@ -105,8 +102,8 @@ class StockActivities:
             plan = plan_stock(listings, available)
             report = _report(store.id, request, plan, listings, source)
             if not request.dry_run:
-                await self._push(store, index, plan.pushes, report)
-        report.listing_calls = index.calls - calls_before
+                await self._push(store, plan.pushes, report)
+        report.listing_calls = reader.calls
         return report
 
     async def _source_stock(self, store: StoreSettings, skus: list[str] | None) -> list[SourceStock]:
@@ -121,7 +118,7 @@ class StockActivities:
                 total[stock.sku] = total.get(stock.sku, Decimal(0)) + stock.fulfillable
         return [SourceStock(sku=sku, quantity=quantity) for sku, quantity in total.items()]
 
-    async def _push(self, store: StoreSettings, index: ListingIndex, pushes: list[StockPush], report: StockReport):
+    async def _push(self, store: StoreSettings, pushes: list[StockPush], report: StockReport):
         """Every batch, splitting one the store finds too large; retryable item failures go again."""
         pending, limit = pushes, store.batch_limit
         for _ in range(ITEM_ATTEMPTS):
@@ -136,7 +133,6 @@ class StockActivities:
                     limit = min(limit, too_large.limit or len(batch) // 2, len(batch) - 1)
                     queue = batches(batch, limit) + queue
                     continue
-                index.pushed(batch, results)
                 report.fixed += sum(result.ok for result in results)
                 retry += [push for push, result in zip(batch, results) if not result.ok and result.retryable]
                 report.failed += [result for result in results if not result.ok and not result.retryable]

@@ -27,7 +27,7 @@ class StockReconciliationWorkflow:
         workflow.upsert_search_attributes([sa.STORE_ID.value_set(reconcile.store_id)])
         report = await workflow.execute_activity_method(
             StockActivities.publish_available_to_sell,
-            PublishRequest(store_id=reconcile.store_id, reread_store=True, dry_run=reconcile.dry_run),
+            PublishRequest(store_id=reconcile.store_id, dry_run=reconcile.dry_run),
             start_to_close_timeout=timedelta(hours=1),
             heartbeat_timeout=timedelta(minutes=2),
             retry_policy=SYNC_RETRY,
