@@ -15,7 +15,15 @@ from activities.errors import as_temporal_errors
 from activities.store_listings import StoreListings
 from adapters.errors import BatchTooLarge
 from adapters.retrying import inline_retries
-from canonical.available_to_sell import Allocation, StockPlan, available_to_sell, batches, in_flight_units, plan_stock
+from canonical.available_to_sell import (
+    Allocation,
+    StockPlan,
+    available_to_sell,
+    batches,
+    fulfillable_at,
+    in_flight_units,
+    plan_stock,
+)
 from canonical.inventory import PushResult, SourceStock, StockChanges, StockPush
 from config import StockSource, StoreSettings
 from workflows import search_attributes as sa
@@ -110,13 +118,8 @@ class StockActivities:
         """Units the source can promise; `skus=None`: every SKU it holds."""
         if store.stock.source == StockSource.ERP:
             return await self._erp.available_stock(skus, store.stock.warehouses)
-        centres = set(store.stock.fulfilment_centers)
-        total: dict[str, Decimal] = {}
-        for stock in await self._threepl.stock_by_center(skus):
-            total.setdefault(stock.sku, Decimal(0))  # held only at other centres: none for this store
-            if not centres or stock.center_id in centres:
-                total[stock.sku] = total.get(stock.sku, Decimal(0)) + stock.fulfillable
-        return [SourceStock(sku=sku, quantity=quantity) for sku, quantity in total.items()]
+        held = fulfillable_at(await self._threepl.stock_by_center(skus), store.stock.fulfilment_centers)
+        return [SourceStock(sku=sku, quantity=quantity) for sku, quantity in held.items()]
 
     async def _push(self, store: StoreSettings, pushes: list[StockPush], report: StockReport):
         """Every batch, splitting one the store finds too large; retryable item failures go again."""

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from canonical.fulfilment import CenterStock
 from canonical.inventory import Listing, StockPush
 
 
@@ -25,6 +26,17 @@ class Allocation:
 def available_to_sell(source: Decimal, in_flight: Decimal, allocation: Allocation) -> int:
     sellable = (source - in_flight - allocation.safety_stock) * allocation.share
     return max(0, math.floor(sellable))
+
+
+def fulfillable_at(stock: Iterable[CenterStock], centre_ids: Iterable[str]) -> dict[str, Decimal]:
+    """SKU → units the 3PL can ship from these centres (none named: every centre). A SKU held only at
+    other centres counts 0, so a store selling it is told so."""
+    centres, units = set(centre_ids), {}
+    for held in stock:
+        units.setdefault(held.sku, Decimal(0))
+        if not centres or held.center_id in centres:
+            units[held.sku] += held.fulfillable
+    return units
 
 
 def in_flight_units(orders: Iterable[Mapping[str, Decimal]]) -> dict[str, Decimal]:

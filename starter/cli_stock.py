@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 from activities.stock import StockReport, units_in_flight
-from canonical.available_to_sell import Allocation, available_to_sell
+from canonical.available_to_sell import Allocation, available_to_sell, fulfillable_at
 from canonical.keys import catalog_schedule_id, reconcile_schedule_id
 from config import Settings, StockSource, load_settings
 from starter.temporal_client import connect
@@ -65,8 +65,7 @@ def _show(args) -> int:
                     source = found[0].quantity if found else None
                     label = f"ERP {'+'.join(policy.warehouses)} forecast"
                 else:
-                    wanted = set(policy.fulfilment_centers)
-                    source = sum((c.fulfillable for c in centres if not wanted or c.center_id in wanted), Decimal(0))
+                    source = fulfillable_at(centres, policy.fulfilment_centers).get(args.sku, Decimal(0))
                     label = "3PL fulfillable"
                 allocation = Allocation(Decimal(policy.safety_stock), policy.allocation_share)
                 available = "?" if source is None else available_to_sell(source, in_flight, allocation)

@@ -9,9 +9,11 @@ from canonical.available_to_sell import (
     Allocation,
     available_to_sell,
     batches,
+    fulfillable_at,
     in_flight_units,
     plan_stock,
 )
+from canonical.fulfilment import CenterStock
 from canonical.inventory import Listing, StockPush
 
 
@@ -72,3 +74,12 @@ def test_batches_are_per_endpoint_and_never_above_the_limit():
     assert [len(batch) for batch in planned] == [100, 100, 50, 3]
     assert {push.parent_id for push in planned[3]} == {"77"}
     assert [len(batch) for batch in batches(simple[:100], 40)] == [40, 40, 20]
+
+
+def test_a_store_on_the_3pls_stock_counts_only_its_centres_and_zero_for_skus_held_elsewhere():
+    held = [CenterStock(center_id="1", sku="TEE", fulfillable=Decimal(5)),
+            CenterStock(center_id="2", sku="TEE", fulfillable=Decimal(7)),
+            CenterStock(center_id="1", sku="MUG", fulfillable=Decimal(3))]  # fmt: skip
+
+    assert fulfillable_at(held, ["2"]) == {"TEE": Decimal(7), "MUG": Decimal(0)}
+    assert fulfillable_at(held, []) == {"TEE": Decimal(12), "MUG": Decimal(3)}
