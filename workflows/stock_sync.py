@@ -94,7 +94,3 @@ class StockSyncWorkflow:
     def last_change(self) -> StockReport | None:
         """The last publish that changed or was refused something in the store (most find nothing to do)."""
         return self._last_change
-
-    @workflow.query
-    def pending(self) -> int:
-        return len(self._pending)

@@ -42,15 +42,11 @@ POLL = timedelta(milliseconds=500)
 class InventoryStack:
     settings: Settings
     client: object
-    erp: TrytonErp
     catalogue: ErpCatalogue
     stores: StoreDirectory
     shoppers: dict[str, Shopper]
     urls: dict[str, str]
     warehouse: Warehouse
-
-    def store(self, store_id: str) -> StoreSettings:
-        return self.stores.settings(store_id)
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +96,7 @@ async def inventory_stack(dev_server, tryton_server):
                     id=STOCK_WATCH_WORKFLOW_ID, task_queue=settings.temporal.task_queue,
                 )  # fmt: skip
                 urls = {store_id: sandbox.url for store_id, sandbox in sandboxes.items()}
-                yield InventoryStack(settings, client, erp, catalogue, stores, shoppers, urls, warehouse)
+                yield InventoryStack(settings, client, catalogue, stores, shoppers, urls, warehouse)
                 for workflow_id in (STOCK_WATCH_WORKFLOW_ID, *map(stock_sync_workflow_id, sandboxes)):
                     await client.get_workflow_handle(workflow_id).terminate("tests done")
         finally:
