@@ -29,6 +29,18 @@ from workflows.store_intake import StoreIntakeWorkflow
 
 log = logging.getLogger("retail-sync.worker")
 
+WORKFLOWS = [
+    OrderToCashWorkflow,
+    StoreIntakeWorkflow,
+    RefundWorkflow,
+    ReturnWorkflow,
+    StockSyncWorkflow,
+    StockWatchWorkflow,
+    StockReconciliationWorkflow,
+    CatalogSyncWorkflow,
+]
+"""Every workflow type this worker runs; the replay test checks a recorded history of each."""
+
 
 def build_worker(
     client: Client, settings: Settings, stores: StoreDirectory, erp: Erp, threepl: ShipBobClient
@@ -46,16 +58,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[
-            OrderToCashWorkflow,
-            StoreIntakeWorkflow,
-            RefundWorkflow,
-            ReturnWorkflow,
-            StockSyncWorkflow,
-            StockWatchWorkflow,
-            StockReconciliationWorkflow,
-            CatalogSyncWorkflow,
-        ],
+        workflows=WORKFLOWS,
         activities=[activity for group in activities for activity in group.all()],
     )
 

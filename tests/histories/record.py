@@ -1,9 +1,10 @@
-"""Record the workflow histories the replay test checks. Re-run only on a deliberate, patched change:
+"""Record the workflow histories the replay test checks; an existing one is never overwritten:
 
-    .venv/bin/python -m tests.histories.record
+    .venv/bin/python -m tests.histories.record [orders|refund|stock|returns|scheduled ...]
 """
 import asyncio
 import gc
+import sys
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -12,7 +13,14 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from temporalio import activity
+
+from activities.catalog import CatalogReport, CatalogSyncRequest
+from activities.intake import OrdersPageHanded, OrdersPageRequest
+from activities.stock import PublishRequest, StockReport
 from canonical import OrderStatus
+from canonical.keys import refund_workflow_id
+from canonical.returns import ReturnStatus
 from canonical.fulfilment import ShipmentStatus
 from canonical.keys import stock_sync_workflow_id
 from embedded.processes import venv_binary
@@ -22,7 +30,14 @@ from tests.test_order_workflow import REFERENCE, FakeSystems, shipment, stage_of
 from workflows.order_messages import OrderStage, ShipmentNews
 from tests.test_refund_workflow import FakeRefunds, our_request
 from tests.test_stock_sync_workflow import FakeStock, start_stock
+from tests.test_return_workflow import RMA, FakeReturns, processed
+from tests.test_return_workflow import run_input as return_input
+from tests.test_return_workflow import worker as return_worker
+from workflows.catalog_sync import CatalogSyncInput, CatalogSyncWorkflow
 from workflows.order_to_cash import OrderToCashWorkflow
+from workflows.returns import ReturnWorkflow
+from workflows.stock_reconcile import ReconcileInput, StockReconciliationWorkflow
+from workflows.store_intake import IntakeInput, StoreIntakeWorkflow
 from workflows.refund import RefundRunInput, RefundWorkflow
 from workflows.stock_sync import StockSyncWorkflow
 from workflows.stock_watch import StockWatchWorkflow
@@ -97,8 +112,7 @@ async def record_refund_parked_then_recorded_without_gateway() -> None:
             await handle.execute_update(RefundWorkflow.retry, False)
             await handle.result()
             history = await handle.fetch_history()
-        (HERE / "refund_parked_then_recorded_without_gateway.json").write_text(history.to_json())
-        print(f"recorded refund: {len(history.events)} events")
+        write("refund_parked_then_recorded_without_gateway", history)
 
 
 async def record_stock_watch_and_a_store_that_was_down() -> None:
@@ -121,11 +135,86 @@ async def record_stock_watch_and_a_store_that_was_down() -> None:
                 "stock_sync_of_a_store_that_was_down": await south.fetch_history(),
             }  # fmt: skip
         for name, history in histories.items():
-            (HERE / f"{name}.json").write_text(history.to_json())
-            print(f"recorded {name}: {len(history.events)} events")
+            write(name, history)
 
 
-async def main() -> None:
+async def record_returns_and_refunds() -> None:
+    """A return approved, received and refunded (with its refund child), one that expired, and a merchant's refund."""
+    async with await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=venv_binary("temporal-test-server"), data_converter=pydantic_data_converter
+    ) as env:
+        await register_search_attributes(env.client)
+        returns, refunds = FakeReturns(), FakeRefunds()
+        histories = {}
+        async with return_worker(env, "returns", returns, refunds):
+            handle = await env.client.start_workflow(ReturnWorkflow.run, return_input(needs_approval=True),
+                                                     id=f"return-{RMA}", task_queue="returns")  # fmt: skip
+            while await handle.query(ReturnWorkflow.stage) != "awaiting_approval":
+                await asyncio.sleep(0.1)
+            await handle.execute_update(ReturnWorkflow.approve)
+            while await handle.query(ReturnWorkflow.stage) != "awaiting_parcel":
+                await asyncio.sleep(0.1)
+            returns.at_3pl = processed()
+            await handle.signal(ReturnWorkflow.parcel_news)
+            outcome = await handle.result()
+            histories["return_approved_received_refunded"] = await handle.fetch_history()
+            child = env.client.get_workflow_handle(refund_workflow_id("test-store", "1001", RMA))
+            histories["refund_of_a_return"] = await child.fetch_history()
+            assert outcome.stage == "completed", outcome
+            returns.at_3pl = returns.at_3pl.model_copy(update={"status": ReturnStatus.AWAITING_ARRIVAL, "processed": ()})
+            expired = await env.client.start_workflow(ReturnWorkflow.run, return_input(), id="return-expired",
+                                                      task_queue="returns")  # fmt: skip
+            await expired.result()
+            histories["return_expired"] = await expired.fetch_history()
+            merchant = await env.client.start_workflow(
+                RefundWorkflow.run, RefundRunInput(store_id="s", order_id="1001", store_refund_id="77"),
+                id="refund-s-1001-wc77", task_queue="returns",
+            )  # fmt: skip
+            await merchant.result()
+            histories["merchant_refund_credited"] = await merchant.fetch_history()
+        for name, history in histories.items():
+            write(name, history)
+
+
+async def record_scheduled_runs() -> None:
+    """The intake backstop over two pages, a reconciliation and a catalogue sync, each on stand-in activities."""
+    @activity.defn(name="hand_changed_orders_to_runs")
+    async def hand_changed_orders_to_runs(request: OrdersPageRequest) -> OrdersPageHanded:
+        return OrdersPageHanded(orders_seen=100 if request.page == 1 else 3, runs_started=1, has_next=request.page == 1)
+
+    @activity.defn(name="reenable_disabled_webhooks")
+    async def reenable_disabled_webhooks(store_id: str) -> list[str]:
+        return ["retail-sync order.updated (order.updated)"]
+
+    @activity.defn(name="publish_available_to_sell")
+    async def publish_available_to_sell(request: PublishRequest) -> StockReport:
+        return StockReport(store_id=request.store_id, dry_run=request.dry_run, compared=10, unchanged=8, drifted=2)
+
+    @activity.defn(name="sync_catalog")
+    async def sync_catalog(request: CatalogSyncRequest) -> CatalogReport:
+        return CatalogReport(store_id=request.store_id, cursor="2026-11-20T10:00:00", products_changed=2,
+                             created=["MUG"], updated=["TEE"])  # fmt: skip
+
+    async with await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=venv_binary("temporal-test-server"), data_converter=pydantic_data_converter
+    ) as env:
+        await register_search_attributes(env.client)
+        runs = {
+            "intake_two_pages_webhook_reenabled": (StoreIntakeWorkflow.run, IntakeInput(store_id="s")),
+            "stock_reconciliation_dry_run": (StockReconciliationWorkflow.run, ReconcileInput(store_id="s",
+                                                                                              dry_run=True)),
+            "catalog_sync_from_the_start": (CatalogSyncWorkflow.run, CatalogSyncInput(store_id="s")),
+        }  # fmt: skip
+        activities = [hand_changed_orders_to_runs, reenable_disabled_webhooks, publish_available_to_sell, sync_catalog]
+        async with Worker(env.client, task_queue="scheduled", activities=activities,
+                          workflows=[StoreIntakeWorkflow, StockReconciliationWorkflow, CatalogSyncWorkflow]):  # fmt: skip
+            for name, (run, argument) in runs.items():
+                handle = await env.client.start_workflow(run, argument, id=name, task_queue="scheduled")
+                await handle.result()
+                write(name, await handle.fetch_history())
+
+
+async def record_order_runs() -> None:
     for name, (scenario, create_failures) in SCENARIOS.items():
         async with await WorkflowEnvironment.start_time_skipping(
             test_server_existing_path=venv_binary("temporal-test-server"), data_converter=pydantic_data_converter
@@ -137,13 +226,29 @@ async def main() -> None:
                               activities=systems.activities()):  # fmt: skip
                 handle = await scenario(env, queue)
                 await handle.result()
-                history = await handle.fetch_history()
-            (HERE / f"{name}.json").write_text(history.to_json())
-            print(f"recorded {name}: {len(history.events)} events")
-    await record_refund_parked_then_recorded_without_gateway()
-    await record_stock_watch_and_a_store_that_was_down()
+                write(name, await handle.fetch_history())
+
+
+RECORDERS = {
+    "orders": record_order_runs,
+    "refund": record_refund_parked_then_recorded_without_gateway,
+    "stock": record_stock_watch_and_a_store_that_was_down,
+    "returns": record_returns_and_refunds,
+    "scheduled": record_scheduled_runs,
+}
+
+
+def write(name: str, history) -> None:
+    """Histories are the proof that runs started on earlier code still replay: never overwrite one."""
+    path = HERE / f"{name}.json"
+    if path.exists():
+        print(f"kept {name}: already recorded (record a new scenario instead of overwriting)")
+        return
+    path.write_text(history.to_json())
+    print(f"recorded {name}: {len(history.events)} events")
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    for group in sys.argv[1:] or RECORDERS:
+        asyncio.run(RECORDERS[group]())
     gc.collect()
