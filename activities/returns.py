@@ -52,6 +52,19 @@ class ReturnActivities:
             return await self._threepl.create_return(request)
 
     @activity.defn
+    async def cancel_erp_return(self, ret: ReturnOfOrder) -> None:
+        with as_temporal_errors():
+            await self._erp.cancel_return(ret.rma)
+
+    @activity.defn
+    async def cancel_3pl_return(self, rma: str) -> None:
+        """Refused once the parcel arrived at the warehouse: an operator then decides."""
+        with as_temporal_errors():
+            found = await self._threepl.find_return(rma)
+            if found is not None:
+                await self._threepl.cancel_return(found.return_ref)
+
+    @activity.defn
     async def get_3pl_return(self, rma: str) -> ThreePLReturn:
         with as_temporal_errors():
             found = await self._threepl.find_return(rma)
@@ -75,6 +88,8 @@ class ReturnActivities:
         return [
             self.open_erp_return,
             self.expect_parcel_at_3pl,
+            self.cancel_erp_return,
+            self.cancel_3pl_return,
             self.get_3pl_return,
             self.receive_erp_return,
             self.note_return_on_store_order,

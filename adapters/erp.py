@@ -121,6 +121,10 @@ class Erp(Protocol):
     async def receive_return(self, rma: str, received: list[ProcessedItem]) -> ErpReturn:
         """Receive the units the warehouse processed into stock (restocked) or as scrap; idempotent."""
 
+    async def cancel_return(self, rma: str) -> None:
+        """Undo the return `rma` before anything was received, so its units no longer count as returned;
+        idempotent, and nothing for an RMA the ERP never had."""
+
     async def post_credit_note(
         self, key: str, refund_key: str, lines: list[RefundLine], reason: str, payout_reference: str | None = None
     ) -> ErpCreditNote:

@@ -20,7 +20,7 @@ from adapters.errors import BusinessError
 from adapters.tryton_catalog import catalog_changes
 from adapters.tryton_credit_notes import post_credit_note
 from adapters.tryton_invoicing import invoice_sale
-from adapters.tryton_returns import create_return, receive_return
+from adapters.tryton_returns import cancel_return, create_return, receive_return
 from adapters.tryton_rpc import SYSTEM, TrytonRpc, TrytonUserError
 from adapters.tryton_shipping import ship_sale
 from adapters.tryton_stock import available_stock, stock_changes
@@ -142,6 +142,10 @@ class TrytonErp:
     async def receive_return(self, rma: str, received: list[ProcessedItem]) -> ErpReturn:
         """Receive what the warehouse processed: restocked units into storage, the rest into waste locations."""
         return await receive_return(self._rpc, rma, received)
+
+    async def cancel_return(self, rma: str) -> None:
+        """Cancel the return sale's shipment and credit note while nothing was received (see `tryton_returns`)."""
+        await cancel_return(self._rpc, rma)
 
     async def post_credit_note(
         self, key: str, refund_key: str, lines: list[RefundLine], reason: str, payout_reference: str | None = None

@@ -20,6 +20,7 @@ QUARANTINE_LOCATION = "QUA"
 RETURN_SHIPMENT = "stock.shipment.out.return"
 SHIPMENT_FIELDS = ["state", "incoming_moves", "warehouse", "warehouse_input", "warehouse_storage"]
 MOVE_FIELDS = ["product", "product.code", "unit", "quantity", "company"]
+UNDO_FIELDS = ["state", "shipment_returns.state", "invoices.state"]
 
 
 async def create_return(rpc: TrytonRpc, sale_id: int, rma: str, lines: list[ReturnLine]) -> ErpReturn:
@@ -66,6 +67,41 @@ async def receive_return(rpc: TrytonRpc, rma: str, received: list[ProcessedItem]
     return ErpReturn(erp_ref=str(return_id), reference=rma, received=await _received(rpc, done))
 
 
+async def cancel_return(rpc: TrytonRpc, rma: str) -> None:
+    """Undo the RMA's return sale while nothing was received: its return shipment and draft credit note are
+    cancelled and those exceptions accepted, so the sale is done with nothing to do and its units no longer
+    count as returned. Cancelling it again, or an RMA the ERP never had, changes nothing."""
+    return_id = await find_return(rpc, rma)
+    if return_id is None:
+        return
+    (sale,) = await rpc.call("sale.sale", "read", [return_id], UNDO_FIELDS)
+    if sale["state"] == "confirmed":
+        await rpc.call("sale.sale", "draft", [return_id])
+        sale["state"] = "draft"
+    if sale["state"] in ("draft", "quotation"):
+        await rpc.call("sale.sale", "cancel", [return_id])
+        return
+    if _is_undone(sale):
+        return
+    if any(s["state"] not in ("draft", "cancelled") for s in sale["shipment_returns."]):
+        raise BusinessError(SYSTEM, f"RMA {rma}: the ERP has already received units; it needs a person, not a cancel")
+    if shipments := [s["id"] for s in sale["shipment_returns."] if s["state"] == "draft"]:
+        await rpc.call(RETURN_SHIPMENT, "cancel", shipments)
+    if invoices := [i["id"] for i in sale["invoices."] if i["state"] == "draft"]:
+        await rpc.call("account.invoice", "cancel", invoices)
+    (states,) = await rpc.call("sale.sale", "read", [return_id], ["invoice_state", "shipment_state"])
+    if states["invoice_state"] == "exception":
+        await ignore_exceptions(rpc, return_id, "sale.handle.invoice.exception", "invoices")
+    if states["shipment_state"] == "exception":
+        await ignore_exceptions(rpc, return_id, "sale.handle.shipment.exception", "moves")
+
+
+def _is_undone(sale: dict) -> bool:
+    """A return `cancel_return` closed: done, with every return shipment and credit note cancelled."""
+    documents = sale["shipment_returns."] + sale["invoices."]
+    return sale["state"] == "done" and bool(documents) and all(d["state"] == "cancelled" for d in documents)
+
+
 async def find_return(rpc: TrytonRpc, rma: str) -> int | None:
     domain = [("reference", "=", rma), ("origin", "like", "sale.sale,%"), ("state", "!=", "cancelled")]
     found = await rpc.call("sale.sale", "search", domain, 0, 1, [("id", "ASC")])
@@ -83,8 +119,9 @@ async def _returnable(rpc: TrytonRpc, sale_id: int, origin: str) -> dict[str, De
     shipped = await rpc.call("stock.move", "search_read", domain, 0, None, None, ["product.code", "quantity"])
     returnable = _sum((m["product."]["code"], m["quantity"]) for m in shipped)
     domain = [("origin", "=", origin), ("state", "!=", "cancelled"), ("reference", "!=", None)]
-    fields = ["lines.product.code", "lines.quantity"]
-    earlier = await rpc.call("sale.sale", "search_read", domain, 0, None, None, fields)
+    fields = ["lines.product.code", "lines.quantity", *UNDO_FIELDS]
+    earlier = [sale for sale in await rpc.call("sale.sale", "search_read", domain, 0, None, None, fields)
+               if not _is_undone(sale)]  # fmt: skip
     for line in (line for sale in earlier for line in sale["lines."] if line["product."]):
         returnable[line["product."]["code"]] += _quantity(line["quantity"])  # negative on a return
     return returnable

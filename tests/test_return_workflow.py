@@ -8,6 +8,8 @@ from decimal import Decimal
 
 import pytest
 from temporalio import activity
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
 from activities.returns import ReturnNote, ReturnOfOrder
@@ -37,20 +39,40 @@ def processed(quantity: int = 1, disposition: Disposition = Disposition.RESTOCK)
 
 
 class FakeReturns:
-    def __init__(self) -> None:
+    """`failures` names activities that fail with a business error that many times."""
+
+    def __init__(self, **failures: int) -> None:
         self.calls: list[str] = []
         self.at_3pl = ThreePLReturn(return_ref="9", reference=RMA, status=ReturnStatus.AWAITING_ARRIVAL)
+        self.failures = failures
+
+    def _call(self, name: str) -> None:
+        self.calls.append(name)
+        if self.failures.get(name):
+            self.failures[name] -= 1
+            raise ApplicationError(f"{name} refused", type="BusinessError", non_retryable=True)
 
     def activities(self):
         @activity.defn(name="open_erp_return")
         async def open_erp_return(ret: ReturnOfOrder) -> ErpReturn:
-            self.calls.append("open_erp_return")
+            self._call("open_erp_return")
             return ErpReturn(erp_ref="4", reference=ret.rma)
 
         @activity.defn(name="expect_parcel_at_3pl")
         async def expect_parcel_at_3pl(ret: ReturnOfOrder) -> ThreePLReturn:
-            self.calls.append("expect_parcel_at_3pl")
+            self._call("expect_parcel_at_3pl")
             return self.at_3pl
+
+        @activity.defn(name="cancel_3pl_return")
+        async def cancel_3pl_return(rma: str) -> None:
+            self._call("cancel_3pl_return")
+            if self.at_3pl.status != ReturnStatus.AWAITING_ARRIVAL:
+                raise ApplicationError(f"the parcel of {rma} is {self.at_3pl.status.value}", type="BusinessError",
+                                       non_retryable=True)  # fmt: skip
+
+        @activity.defn(name="cancel_erp_return")
+        async def cancel_erp_return(ret: ReturnOfOrder) -> None:
+            self._call("cancel_erp_return")
 
         @activity.defn(name="get_3pl_return")
         async def get_3pl_return(rma: str) -> ThreePLReturn:
@@ -59,14 +81,15 @@ class FakeReturns:
 
         @activity.defn(name="receive_erp_return")
         async def receive_erp_return(ret: ReturnOfOrder) -> ErpReturn:
-            self.calls.append(f"receive_erp_return:{sum(i.quantity for i in ret.received)}")
+            self._call(f"receive_erp_return:{sum(i.quantity for i in ret.received)}")
             return ErpReturn(erp_ref="4", reference=ret.rma, received=tuple(ret.received))
 
         @activity.defn(name="note_return_on_store_order")
         async def note_return_on_store_order(note: ReturnNote) -> None:
             self.calls.append(f"note:{note.text}")
 
-        return [open_erp_return, expect_parcel_at_3pl, get_3pl_return, receive_erp_return, note_return_on_store_order]
+        return [open_erp_return, expect_parcel_at_3pl, cancel_3pl_return, cancel_erp_return, get_3pl_return,
+                receive_erp_return, note_return_on_store_order]  # fmt: skip
 
 
 def run_input(needs_approval: bool = False) -> ReturnRunInput:
@@ -134,6 +157,91 @@ async def test_a_lost_return_webhook_is_caught_by_the_poll(time_skipping, queue)
         outcome = await handle.result()
     assert outcome.stage == "completed"
     assert "get_3pl_return" in returns.calls
+
+
+CANCELLED_NOTE = f"note:Return {RMA} was cancelled."
+
+
+async def stage(handle) -> str:
+    return await handle.query(ReturnWorkflow.stage)
+
+
+async def test_a_return_cancelled_while_awaiting_approval_writes_nothing_and_says_cancelled(time_skipping, queue):
+    returns, refunds = FakeReturns(), FakeRefunds()
+    async with worker(time_skipping, queue, returns, refunds):
+        handle = await start(time_skipping, queue, run_input(needs_approval=True))
+        await eventually(lambda: stage(handle), lambda s: s == "awaiting_approval")
+        await handle.execute_update(ReturnWorkflow.cancel, "customer kept it")
+        outcome = await handle.result()
+    assert outcome.stage == "cancelled"
+    assert returns.calls == [CANCELLED_NOTE] and refunds.calls == []
+
+
+@pytest.mark.parametrize("parked_at, undone", [
+    ("open_erp_return", ["cancel_erp_return"]),
+    ("expect_parcel_at_3pl", ["cancel_3pl_return", "cancel_erp_return"]),
+])  # fmt: skip
+async def test_a_return_cancelled_while_parked_undoes_what_it_did_newest_first(time_skipping, queue, parked_at, undone):
+    returns, refunds = FakeReturns(**{parked_at: 1}), FakeRefunds()
+    async with worker(time_skipping, queue, returns, refunds):
+        handle = await start(time_skipping, queue, run_input())
+        await eventually(lambda: stage(handle), lambda s: s == "parked")
+        await handle.execute_update(ReturnWorkflow.cancel, "wrong item authorised")
+        outcome = await handle.result()
+    assert outcome.stage == "cancelled" and outcome.refund is None
+    assert returns.calls[returns.calls.index(parked_at) + 1:] == [*undone, CANCELLED_NOTE]
+    assert refunds.calls == []
+
+
+async def test_a_return_cancelled_while_waiting_for_the_parcel_is_undone_at_the_3pl_and_in_the_erp(time_skipping,
+                                                                                                    queue):
+    returns, refunds = FakeReturns(), FakeRefunds()
+    async with worker(time_skipping, queue, returns, refunds):
+        handle = await start(time_skipping, queue, run_input())
+        await eventually(lambda: stage(handle), lambda s: s == "awaiting_parcel")
+        await handle.execute_update(ReturnWorkflow.cancel, "customer kept it")
+        outcome = await handle.result()
+        assert await handle.query(ReturnWorkflow.returned_lines) == []
+    assert outcome.stage == "cancelled"
+    steps = [call for call in returns.calls if call != "get_3pl_return"]
+    assert steps == ["open_erp_return", "expect_parcel_at_3pl", "cancel_3pl_return", "cancel_erp_return",
+                     CANCELLED_NOTE]  # fmt: skip
+    assert refunds.calls == []
+
+
+async def test_a_parcel_that_arrived_is_left_at_the_3pl_by_the_operator_and_the_erp_return_stays(time_skipping,
+                                                                                                 queue):
+    returns, refunds = FakeReturns(), FakeRefunds()
+    async with worker(time_skipping, queue, returns, refunds):
+        handle = await start(time_skipping, queue, run_input())
+        await eventually(lambda: stage(handle), lambda s: s == "awaiting_parcel")
+        returns.at_3pl = returns.at_3pl.model_copy(update={"status": ReturnStatus.ARRIVED})
+        await handle.execute_update(ReturnWorkflow.cancel, "customer asked")
+        await eventually(lambda: stage(handle), lambda s: s == "parked")
+        assert "arrived" in await handle.query(ReturnWorkflow.parked_reason)
+        await handle.execute_update(ReturnWorkflow.cancel, "the warehouse keeps it")
+        outcome = await handle.result()
+    assert outcome.stage == "cancelled"
+    assert "cancel_erp_return" not in returns.calls
+    assert "left as they are by the operator: cancel_3pl_return, cancel_erp_return" in outcome.note
+    assert refunds.calls == []
+
+
+async def test_a_return_is_not_cancellable_once_the_warehouse_processed_the_parcel(time_skipping, queue):
+    returns, refunds = FakeReturns(**{"receive_erp_return:1": 1}), FakeRefunds()
+    async with worker(time_skipping, queue, returns, refunds):
+        handle = await start(time_skipping, queue, run_input())
+        await eventually(lambda: stage(handle), lambda s: s == "awaiting_parcel")
+        returns.at_3pl = processed()
+        await handle.signal(ReturnWorkflow.parcel_news)
+        await eventually(lambda: stage(handle), lambda s: s == "parked")
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await handle.execute_update(ReturnWorkflow.cancel, "too late")
+        await handle.execute_update(ReturnWorkflow.retry)
+        outcome = await handle.result()
+    assert "processed" in str(refused.value.cause)
+    assert outcome.stage == "completed" and outcome.refund.credit_note == "CN-5"
+    assert "cancel_3pl_return" not in returns.calls and "cancel_erp_return" not in returns.calls
 
 
 def test_refund_covers_the_processed_quantity_with_the_line_tax_pro_rata():

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from canonical.fulfilment import Shipment
 from workflows.fulfilment_progress import FulfilmentProgress
+from workflows.steps import ParkedStep
 
 
 class OrderStage(StrEnum):
@@ -45,11 +46,6 @@ class ShipmentNews(BaseModel):
 
     reference: str
     shipment: Shipment
-
-
-class ParkedStep(BaseModel):
-    step: str
-    reason: str
 
 
 class OrderProgress(BaseModel):

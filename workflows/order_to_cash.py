@@ -7,18 +7,14 @@ the store order with its tracking → store order completed → ERP invoice post
 A business error parks the run until an operator retries (or reroutes a stuck shipment)
 or cancels; a cancellation (store or operator) undoes what was done, newest first.
 """
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from decimal import Decimal
-from enum import Enum
-from typing import TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
-
-from workflows.steps import failure_reason, step_options
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from workflows.steps import CANCEL, RETRY, Steps, Stop, step_options
     from activities.fulfilment import FulfilmentActivities, InvoiceRequest, ShipmentOfOrder
     from activities.orders import (
         CancellationOnStoreOrder,
@@ -37,26 +33,13 @@ with workflow.unsafe.imports_passed_through():
         OrderProgress,
         OrderRunInput,
         OrderStage,
-        ParkedStep,
         ShipmentNews,
     )
 
-T = TypeVar("T")
-
+REROUTE = "reroute"
 STORE_CALL_TIMEOUT = timedelta(seconds=90)
 ERP_CALL_TIMEOUT = timedelta(minutes=3)
 THREEPL_CALL_TIMEOUT = timedelta(seconds=90)
-
-
-class _Decision(Enum):
-    RETRY = "retry"
-    STOP = "stop"
-    SKIP = "skip"
-    REROUTE = "reroute"
-
-
-class _StopProcessing(Exception):
-    """A cancellation arrived: stop going forward and undo what was done."""
 
 
 @workflow.defn
@@ -65,15 +48,8 @@ class OrderToCashWorkflow:
         self._run: OrderRunInput | None = None
         self._order: Order | None = None
         self._stage = OrderStage.AWAITING_PAYMENT
-        self._parked: ParkedStep | None = None
-        self._retry_requested = False
-        self._skip_requested = False
-        self._reroute_to = ""
-        self._compensating = False
-        self._cancel_reason = ""
-        self._steps_done: list[str] = []
+        self._steps = Steps(self._enter, OrderStage.PARKED)
         self._sale_number = ""
-        self._compensations: list[tuple[str, Callable[[], Awaitable[object]], bool]] = []
         self._fulfilment: FulfilmentProgress | None = None
         self._shipment_news = False
         self._late = False
@@ -90,10 +66,10 @@ class OrderToCashWorkflow:
             await self._create_erp_sale()
             await self._fulfil()
             await self._close_the_sale()
-        except _StopProcessing:
+        except Stop:
             note = await self._undo_completed_steps()
             self._enter(OrderStage.CANCELLED)
-            return self._outcome(f"{self._cancel_reason}{note}")
+            return self._outcome(f"{self._steps.cancel_reason}{note}")
         return self._outcome("")
 
     # -- the business process -------------------------------------------------
@@ -102,13 +78,13 @@ class OrderToCashWorkflow:
         self._enter(OrderStage.AWAITING_PAYMENT)
         try:
             await workflow.wait_condition(
-                lambda: self._current.is_paid or bool(self._cancel_reason),
+                lambda: self._current.is_paid or self._steps.cancelled,
                 timeout=window,
                 timeout_summary="payment window",
             )
         except TimeoutError:
             return False
-        self._stop_if_cancelled()
+        self._steps.stop_if_cancelled()
         return True
 
     async def _create_erp_sale(self) -> None:
@@ -118,7 +94,7 @@ class OrderToCashWorkflow:
                 OrderActivities.ensure_customer, self._current, **_erp_call("Find or create the ERP customer")
             ),
         )
-        self._on_cancel("cancel_sales_order", self._cancel_sales_order, only_if_later_steps_undone=True)
+        self._steps.on_cancel("cancel_sales_order", self._cancel_sales_order, only_if_later_steps_undone=True)
         sale = await self._step(
             OrderStage.CREATING_SALES_ORDER,
             lambda: workflow.execute_activity_method(
@@ -164,7 +140,8 @@ class OrderToCashWorkflow:
 
     async def _send_to_warehouse(self, request: FulfilmentRequest) -> None:
         self._progress.requested(request)
-        self._on_cancel(f"cancel_fulfilment_order {request.reference}", lambda: self._cancel_at_3pl(request.reference))
+        self._steps.on_cancel(f"cancel_fulfilment_order {request.reference}",
+                              lambda: self._cancel_at_3pl(request.reference))  # fmt: skip
         order = await self._step(
             OrderStage.CREATING_FULFILMENT_ORDER,
             lambda: workflow.execute_activity_method(
@@ -184,14 +161,14 @@ class OrderToCashWorkflow:
             wait = min(wait, sla_due - workflow.now())
         try:
             await workflow.wait_condition(
-                lambda: self._shipment_news or bool(self._cancel_reason), timeout=wait, timeout_summary="3PL poll"
+                lambda: self._shipment_news or self._steps.cancelled, timeout=wait, timeout_summary="3PL poll"
             )
         except TimeoutError:
             await self._poll_3pl()
             if not self._late and workflow.now() >= sla_due and not self._progress.everything_shipped:
                 self._late = True
                 self._enter(OrderStage.AWAITING_SHIPMENT)
-        self._stop_if_cancelled()
+        self._steps.stop_if_cancelled()
 
     async def _poll_3pl(self) -> None:
         for reference in list(self._progress.requests):
@@ -236,11 +213,11 @@ class OrderToCashWorkflow:
         centre = stuck.center_name or stuck.center_id
         detail = f" ({stuck.status_detail})" if stuck.status_detail else ""
         reason = f"3PL shipment {stuck.shipment_id} at {centre} is {stuck.status.value}{detail}"
-        decision = await self._park(f"fulfilment {reference}", reason)
-        if decision is _Decision.STOP:
-            raise _StopProcessing()
-        if decision is _Decision.REROUTE:
-            await self._reroute(stuck, self._reroute_to)
+        decision = await self._steps.park(f"fulfilment {reference}", reason)
+        if decision.kind == CANCEL:
+            raise Stop()
+        if decision.kind == REROUTE:
+            await self._reroute(stuck, decision.value)
         else:
             await self._poll_3pl()
 
@@ -305,13 +282,7 @@ class OrderToCashWorkflow:
         """Newest first. An operator may give up on an undo step the other system refuses (goods already
         picked); then a step that needs it undone stays too: goods that ship keep their ERP sale.
         Returns a note on what was left as it is."""
-        self._compensating = True
-        left: list[str] = []
-        for name, undo, only_if_later_steps_undone in reversed(self._compensations):
-            if (only_if_later_steps_undone and left) or await self._step(
-                OrderStage.CANCELLING, undo, name=name
-            ) is _SKIPPED:
-                left.append(name)
+        left = await self._steps.undo(OrderStage.CANCELLING)
         await self._step(
             OrderStage.CANCELLING,
             lambda: workflow.execute_activity_method(
@@ -319,7 +290,7 @@ class OrderToCashWorkflow:
                 CancellationOnStoreOrder(
                     store_id=self._store_id,
                     order_id=self._order_id,
-                    reason=self._cancel_reason,
+                    reason=self._steps.cancel_reason,
                     sale_number="" if "cancel_sales_order" in left else self._sale_number,
                 ),
                 **_store_call("Note the cancellation on the store order"),
@@ -328,63 +299,8 @@ class OrderToCashWorkflow:
         )
         return f"; left as they are by the operator: {', '.join(left)}" if left else ""
 
-    # -- steps, parking and compensation --------------------------------------
-
-    def _on_cancel(
-        self, name: str, undo: Callable[[], Awaitable[object]], *, only_if_later_steps_undone: bool = False
-    ) -> None:
-        """Register an undo before the step it undoes: its outcome may be unknown after a lost response."""
-        self._compensations.append((name, undo, only_if_later_steps_undone))
-
-    async def _step(
-        self, stage: OrderStage, call: Callable[[], Awaitable[T]], *, name: str = "", quiet: bool = False
-    ) -> T:
-        """Run one step; on failure park until an operator retries, or a cancellation stops the run.
-
-        While undoing, an operator may instead give up on the step: it then returns `_SKIPPED`.
-        """
-        name = name or stage.value
-        while True:
-            if not self._compensating:
-                self._stop_if_cancelled()
-            if not quiet:
-                self._enter(stage)
-            try:
-                result = await call()
-            except ActivityError as err:
-                decision = await self._park(name, failure_reason(err))
-                if decision is _Decision.STOP:
-                    raise _StopProcessing() from None
-                if decision is _Decision.SKIP:
-                    self._steps_done.append(f"{name} (left by operator)")
-                    return _SKIPPED  # type: ignore[return-value]
-                continue
-            if not quiet:
-                self._steps_done.append(name)
-            return result
-
-    async def _park(self, step: str, reason: str) -> _Decision:
-        self._parked = ParkedStep(step=step, reason=reason)
-        self._retry_requested = self._skip_requested = False
-        self._reroute_to = ""
-        self._enter(OrderStage.PARKED)
-        workflow.logger.warning("Order %s/%s parked at %s: %s", self._store_id, self._order_id, step, reason)
-        await workflow.wait_condition(
-            lambda: self._retry_requested
-            or self._skip_requested
-            or bool(self._reroute_to)
-            or (bool(self._cancel_reason) and not self._compensating)
-        )
-        self._parked = None
-        if self._retry_requested:
-            return _Decision.RETRY
-        if self._reroute_to:
-            return _Decision.REROUTE
-        return _Decision.SKIP if self._skip_requested else _Decision.STOP
-
-    def _stop_if_cancelled(self) -> None:
-        if self._cancel_reason:
-            raise _StopProcessing()
+    def _step(self, stage: OrderStage, call, *, name: str = "", quiet: bool = False):
+        return self._steps.run(stage, call, name=name, quiet=quiet)
 
     # -- messages from the store, the 3PL and operators -----------------------
 
@@ -394,8 +310,8 @@ class OrderToCashWorkflow:
         if self._order is not None and order.modified_at < self._order.modified_at:
             return
         self._order = order
-        if order.is_cancelled and not self._cancel_reason:
-            self._cancel_reason = f"order {order.store_status} in the store"
+        if order.is_cancelled and not self._steps.cancelled:
+            self._steps.cancel_reason = f"order {order.store_status} in the store"
 
     @workflow.signal
     def shipment_changed(self, news: ShipmentNews) -> None:
@@ -405,8 +321,9 @@ class OrderToCashWorkflow:
 
     @workflow.update
     def retry(self) -> str:
-        self._retry_requested = True
-        return f"retrying {self._parked.step if self._parked else ''}"
+        step = self._steps.parked.step if self._steps.parked else ""
+        self._steps.decide(RETRY)
+        return f"retrying {step}"
 
     @retry.validator
     def _validate_retry(self) -> None:
@@ -414,32 +331,28 @@ class OrderToCashWorkflow:
 
     @workflow.update
     def reroute(self, centre: str) -> str:
-        self._reroute_to = centre
+        self._steps.decide(REROUTE, centre)
         return f"rerouting to centre {centre}"
 
     @reroute.validator
     def _validate_reroute(self, centre: str) -> None:
         self._must_be_parked()
-        assert self._parked is not None
-        if not self._parked.step.startswith("fulfilment ") or self._compensating:
+        assert self._steps.parked is not None
+        if not self._steps.parked.step.startswith("fulfilment ") or self._steps.undoing:
             raise ApplicationError("only a stuck 3PL shipment can be rerouted", type="NotReroutable")
         if not centre:
             raise ApplicationError("name the fulfilment centre to reroute to", type="NotReroutable")
 
     @workflow.update
     def cancel(self, reason: str) -> str:
-        if self._compensating:
-            self._skip_requested = True
-            return f"leaving {self._parked.step if self._parked else ''} as it is; the ERP sale stays for what ships"
-        self._cancel_reason = f"cancelled by operator: {reason}" if reason else "cancelled by operator"
-        return "cancelling: completed steps will be undone"
+        answer = self._steps.cancel(f"cancelled by operator: {reason}" if reason else "cancelled by operator")
+        return f"{answer}; the ERP sale stays for what ships" if self._steps.undoing else answer
 
     @cancel.validator
     def _validate_cancel(self, reason: str) -> None:
         if self._stage in (OrderStage.CANCELLED, OrderStage.PAYMENT_EXPIRED, OrderStage.COMPLETED):
             raise ApplicationError(f"order run already finished ({self._stage.value})", type="AlreadyFinished")
-        if self._compensating and self._stage != OrderStage.PARKED:
-            raise ApplicationError("order is already being cancelled", type="AlreadyCancelling")
+        self._steps.must_be_cancellable()
 
     @workflow.query
     def progress(self) -> OrderProgress:
@@ -451,9 +364,9 @@ class OrderToCashWorkflow:
             store_status=order.store_status if order else "",
             stage=self._stage,
             erp_sale_number=self._sale_number,
-            parked=self._parked,
-            steps_done=list(self._steps_done),
-            cancel_reason=self._cancel_reason,
+            parked=self._steps.parked,
+            steps_done=list(self._steps.done),
+            cancel_reason=self._steps.cancel_reason,
             fulfilment_late=self._late,
             fulfilment=self._fulfilment,
         )
@@ -473,8 +386,7 @@ class OrderToCashWorkflow:
         return units
 
     def _must_be_parked(self) -> None:
-        if self._stage != OrderStage.PARKED:
-            raise ApplicationError(f"order is not parked (stage: {self._stage.value})", type="NotParked")
+        self._steps.must_be_parked("order", self._stage.value)
 
     # -- state and visibility -------------------------------------------------
 
@@ -515,12 +427,12 @@ class OrderToCashWorkflow:
 
     def _enter(self, stage: OrderStage) -> None:
         self._stage = stage
-        parked = stage == OrderStage.PARKED and self._parked is not None
+        parked = self._steps.parked if stage == OrderStage.PARKED else None
         workflow.upsert_search_attributes(
             [
                 sa.ORDER_STAGE.value_set(stage.value),
-                sa.NEEDS_ATTENTION.value_set(parked or (self._late and stage != OrderStage.COMPLETED)),
-                sa.PARKED_REASON.value_set(self._parked.reason) if parked else sa.PARKED_REASON.value_unset(),
+                sa.NEEDS_ATTENTION.value_set(bool(parked) or (self._late and stage != OrderStage.COMPLETED)),
+                sa.PARKED_REASON.value_set(parked.reason) if parked else sa.PARKED_REASON.value_unset(),
                 sa.FULFILMENT_LATE.value_set(self._late),
             ]
         )
@@ -529,16 +441,17 @@ class OrderToCashWorkflow:
     def _details(self) -> str:
         ref = f"{self._store_id} {self._order_id}"
         order = f"Order #{self._order.number if self._order else self._order_id} ({self._store_id})"
-        if self._stage == OrderStage.PARKED and self._parked:
-            if self._compensating:
+        parked = self._steps.parked
+        if self._stage == OrderStage.PARKED and parked:
+            if self._steps.undoing:
                 choices = f"or `retail-sync orders cancel {ref}` to leave it as it is (the ERP sale then stays)"
-            elif self._parked.step.startswith("fulfilment "):
+            elif parked.step.startswith("fulfilment "):
                 choices = (f"`retail-sync orders reroute {ref} --center ID` to ship from another centre, "
                            f"or `retail-sync orders cancel {ref}`")  # fmt: skip
             else:
                 choices = f"or `retail-sync orders cancel {ref}` to cancel the order"
             return (
-                f"**Parked** at `{self._parked.step}`: {self._parked.reason}\n\n"
+                f"**Parked** at `{parked.step}`: {parked.reason}\n\n"
                 f"Fix the data, then `retail-sync orders retry {ref}`; {choices}."
             )
         late = f"\n\n**Late**: not fully shipped within {self._input.fulfilment_sla}." if self._late else ""
@@ -548,8 +461,8 @@ class OrderToCashWorkflow:
             OrderStage.AWAITING_SHIPMENT: f"{order}: ERP sale **{self._sale_number}**. Waiting for the 3PL to ship "
             f"(webhooks, or a poll every {self._input.shipment_poll_interval}); a store cancellation cancels at "
             "the 3PL first, then the ERP sale.",
-            OrderStage.CANCELLING: f"{order} is being cancelled: {self._cancel_reason}",
-            OrderStage.CANCELLED: f"{order} cancelled: {self._cancel_reason}",
+            OrderStage.CANCELLING: f"{order} is being cancelled: {self._steps.cancel_reason}",
+            OrderStage.CANCELLED: f"{order} cancelled: {self._steps.cancel_reason}",
             OrderStage.PAYMENT_EXPIRED: f"{order} was not paid in time; closed.",
             OrderStage.COMPLETED: f"{order} shipped, completed in the store, invoiced and paid in the ERP.",
         }
@@ -557,9 +470,6 @@ class OrderToCashWorkflow:
 
     def _outcome(self, note: str) -> OrderOutcome:
         return OrderOutcome(stage=self._stage, erp_sale_number=self._sale_number, note=note)
-
-
-_SKIPPED = object()
 
 
 def _erp_call(summary: str) -> dict:

@@ -11,14 +11,16 @@ also without the gateway (`retry` with `refund_payment=False`: recorded, money m
 """
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
-
-from workflows.steps import failure_reason, step_options
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.refunds import CreditNoteRequest, RefundActivities, StoreRefundRef
     from canonical.returns import Refund, RefundRequest
     from workflows import search_attributes as sa
+    from workflows.steps import RETRY, Steps, Stop, step_options
+
+PARKED = "parked"
+
 
 class RefundRunInput(BaseModel):
     store_id: str
@@ -37,85 +39,67 @@ class RefundOutcome(BaseModel):
 class RefundWorkflow:
     def __init__(self) -> None:
         self._stage = "starting"
-        self._parked_reason = ""
-        self._retry: bool | None = None  # the operator's answer: refund through the gateway or not
-        self._gave_up = False
+        self._steps = Steps(self._enter, PARKED)
+        self._refund_payment: bool | None = None  # the operator's answer: refund through the gateway or not
 
     @workflow.run
     async def run(self, run: RefundRunInput) -> RefundOutcome:
         workflow.upsert_search_attributes([sa.STORE_ID.value_set(run.store_id), sa.ORDER_ID.value_set(run.order_id)])
-        if run.request is not None:
-            refund = await self._create_store_refund(run.request)
-        else:
-            refund = await self._step("reading_store_refund", lambda: workflow.execute_activity_method(
+        try:
+            refund = await self._store_refund(run)
+        except Stop:
+            return self._finish(RefundOutcome(note="given up by an operator"))
+        if run.request is None and refund.key is not None:
+            return self._finish(RefundOutcome(refund_id=refund.refund_id, note="made by retail-sync; "
+                                              "its own run posts the credit note"))  # fmt: skip
+        workflow.upsert_search_attributes([sa.REFUND_AMOUNT.value_set(float(refund.amount.amount))])
+        try:
+            credit = await self._steps.run("posting_credit_note", lambda: workflow.execute_activity_method(
+                RefundActivities.post_credit_note,
+                CreditNoteRequest(store_id=run.store_id, order_id=run.order_id, refund=refund),
+                **step_options("Post the ERP credit note"),
+            ))  # fmt: skip
+        except Stop:
+            return self._finish(RefundOutcome(refund_id=refund.refund_id, note="credit note given up by an operator"))
+        return self._finish(RefundOutcome(refund_id=refund.refund_id, credit_note=credit.number))
+
+    async def _store_refund(self, run: RefundRunInput) -> Refund:
+        """Ours is created (at most once); the merchant's is read."""
+        if run.request is None:
+            return await self._steps.run("reading_store_refund", lambda: workflow.execute_activity_method(
                 RefundActivities.read_store_refund,
                 StoreRefundRef(store_id=run.store_id, order_id=run.order_id, refund_id=run.store_refund_id or ""),
                 **step_options("Read the merchant's refund"),
             ))  # fmt: skip
-            if refund is None:
-                return self._finish(RefundOutcome(note="given up by an operator"))
-            if refund.key is not None:
-                return self._finish(RefundOutcome(refund_id=refund.refund_id, note="made by retail-sync; "
-                                                  "its own run posts the credit note"))  # fmt: skip
-        if refund is None:
-            return self._finish(RefundOutcome(note="given up by an operator"))
-        workflow.upsert_search_attributes([sa.REFUND_AMOUNT.value_set(float(refund.amount.amount))])
-        credit = await self._step("posting_credit_note", lambda: workflow.execute_activity_method(
-            RefundActivities.post_credit_note,
-            CreditNoteRequest(store_id=run.store_id, order_id=run.order_id, refund=refund),
-            **step_options("Post the ERP credit note"),
+        request = run.request
+
+        def as_decided() -> RefundRequest:
+            if self._refund_payment is None:
+                return request
+            return request.model_copy(update={"refund_payment": self._refund_payment})
+
+        return await self._steps.run("creating_store_refund", lambda: workflow.execute_activity_method(
+            RefundActivities.create_store_refund, as_decided(), **step_options("Create the store refund")
         ))  # fmt: skip
-        note = "" if credit is not None else "credit note given up by an operator"
-        return self._finish(RefundOutcome(refund_id=refund.refund_id, credit_note=credit.number if credit else "",
-                                          note=note))  # fmt: skip
-
-    async def _create_store_refund(self, request: RefundRequest) -> Refund | None:
-        async def create():
-            return await workflow.execute_activity_method(
-                RefundActivities.create_store_refund, request, **step_options("Create the store refund")
-            )
-
-        while True:
-            refund = await self._step("creating_store_refund", create, hand_back_retry=True)
-            if refund is not None or self._retry is None:
-                return refund
-            request = request.model_copy(update={"refund_payment": self._retry})
-
-    async def _step(self, stage: str, call, *, hand_back_retry: bool = False):
-        """Run a step; on a business error park until an operator retries or gives up (then None).
-
-        With `hand_back_retry` a retry returns None too, so the caller can apply the operator's choice."""
-        while True:
-            self._enter(stage)
-            try:
-                return await call()
-            except ActivityError as err:
-                self._parked_reason = failure_reason(err)
-                self._retry, self._gave_up = None, False
-                self._enter("parked")
-                await workflow.wait_condition(lambda: self._retry is not None or self._gave_up)
-                self._parked_reason = ""
-                if self._gave_up or hand_back_retry:
-                    return None
 
     @workflow.update
     def retry(self, refund_payment: bool = True) -> str:
-        self._retry = refund_payment
+        self._refund_payment = refund_payment
+        self._steps.decide(RETRY)
         return "retrying" + ("" if refund_payment else " without the payment gateway")
 
     @retry.validator
     def _validate_retry(self, refund_payment: bool = True) -> None:
-        if self._stage != "parked":
-            raise ApplicationError(f"refund is not parked (stage: {self._stage})", type="NotParked")
+        self._steps.must_be_parked("refund", self._stage)
 
     @workflow.update
     def cancel(self, reason: str) -> str:
-        self._gave_up = True
+        self._steps.cancel(reason)
         return f"giving up: {reason}"
 
     @cancel.validator
     def _validate_cancel(self, reason: str) -> None:
-        if self._stage != "parked":
+        if self._steps.parked is None:
             raise ApplicationError(f"only a parked refund can be given up (stage: {self._stage})", type="NotParked")
 
     @workflow.query
@@ -124,20 +108,20 @@ class RefundWorkflow:
 
     @workflow.query
     def parked_reason(self) -> str:
-        return self._parked_reason
+        return self._steps.parked.reason if self._steps.parked else ""
 
     def _enter(self, stage: str) -> None:
         self._stage = stage
-        parked = stage == "parked"
+        parked = self._steps.parked if stage == PARKED else None
         workflow.upsert_search_attributes(
             [
                 sa.ORDER_STAGE.value_set(f"refund_{stage}"),
-                sa.NEEDS_ATTENTION.value_set(parked),
-                sa.PARKED_REASON.value_set(self._parked_reason) if parked else sa.PARKED_REASON.value_unset(),
+                sa.NEEDS_ATTENTION.value_set(bool(parked)),
+                sa.PARKED_REASON.value_set(parked.reason) if parked else sa.PARKED_REASON.value_unset(),
             ]
         )
         workflow.set_current_details(
-            f"**Parked**: {self._parked_reason}\n\nFix it, then retry (update `retry`, `refund_payment` false to record "
+            f"**Parked**: {parked.reason}\n\nFix it, then retry (update `retry`, `refund_payment` false to record "
             "the refund without the payment gateway) or give up (update `cancel`)."
             if parked else f"Refund: {stage.replace('_', ' ')}."
         )  # fmt: skip
@@ -145,4 +129,3 @@ class RefundWorkflow:
     def _finish(self, outcome: RefundOutcome) -> RefundOutcome:
         self._enter("done")
         return outcome
-

@@ -4,15 +4,17 @@ approval (above a value) → ERP return → 3PL return (the warehouse expects th
 for the warehouse (webhooks, or a poll) → receive what it processed in the ERP → refund the
 processed quantities (child refund run) → a note the customer sees. A return never received
 within the window closes as expired, flagged for attention.
+
+Until the warehouse has processed the parcel, `cancel` stops the return and undoes it, newest first:
+the 3PL return (refused once the parcel arrived: the operator then leaves it), then the ERP return.
+Once processed, the goods are back and the refund is owed: a cancel is refused.
 """
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
-
-from workflows.steps import failure_reason, step_options
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.returns import ReturnActivities, ReturnNote, ReturnOfOrder
@@ -23,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from canonical.order import TaxAmount
     from workflows import search_attributes as sa
     from workflows.refund import RefundOutcome, RefundRunInput, RefundWorkflow
+    from workflows.steps import RETRY, Steps, Stop, step_options
 
 CENT = Decimal("0.01")
 
@@ -50,10 +53,11 @@ class ReturnOutcome(BaseModel):
 class ReturnWorkflow:
     def __init__(self) -> None:
         self._stage = "starting"
-        self._parked_reason = ""
-        self._decision = ""  # approve | reject | cancel | retry
+        self._steps = Steps(self._enter, "parked")
+        self._decision = ""  # approve | reject
         self._threepl: ThreePLReturn | None = None
         self._news = False  # the 3PL said something changed: read the return now
+        self._processed = False  # the warehouse processed the parcel: no way back
 
     @workflow.run
     async def run(self, run: ReturnRunInput) -> ReturnOutcome:
@@ -63,24 +67,30 @@ class ReturnWorkflow:
             [sa.STORE_ID.value_set(order.store_id), sa.ORDER_ID.value_set(order.order_id),
              sa.ORDER_NUMBER.value_set(order.number), sa.RMA_ID.value_set(run.rma)]
         )  # fmt: skip
-        if run.needs_approval and not await self._approved():
-            return self._finish("rejected", note="rejected by an operator")
-        if not await self._step("opening_erp_return", ReturnActivities.open_erp_return, self._of_order()):
-            return self._finish("cancelled", note="cancelled by an operator")
-        if not await self._step("expecting_parcel_at_3pl", ReturnActivities.expect_parcel_at_3pl, self._of_order()):
-            return self._finish("cancelled", note="cancelled by an operator")
-        if not await self._parcel_processed():
-            await self._step("noting_return_on_store", ReturnActivities.note_return_on_store_order,
-                             ReturnNote(of=self._of_order(), text=f"Return {run.rma} expired: the parcel did not "
-                                        f"arrive within {run.receive_window.days} days."))  # fmt: skip
-            return self._finish("expired", note=f"not received within {run.receive_window}", attention=True)
+        try:
+            if run.needs_approval and not await self._approved():
+                return self._finish("rejected", note="rejected by an operator")
+            self._steps.on_cancel("cancel_erp_return", lambda: self._call(
+                "cancelling", ReturnActivities.cancel_erp_return, self._of_order()), only_if_later_steps_undone=True)
+            await self._step("opening_erp_return", ReturnActivities.open_erp_return, self._of_order())
+            self._steps.on_cancel("cancel_3pl_return", lambda: self._call(
+                "cancelling", ReturnActivities.cancel_3pl_return, run.rma))  # fmt: skip
+            await self._step("expecting_parcel_at_3pl", ReturnActivities.expect_parcel_at_3pl, self._of_order())
+            if not await self._parcel_processed():
+                await self._step("noting_return_on_store", ReturnActivities.note_return_on_store_order,
+                                 self._note(f"Return {run.rma} expired: the parcel did not arrive within "
+                                            f"{run.receive_window.days} days."))  # fmt: skip
+                return self._finish("expired", note=f"not received within {run.receive_window}", attention=True)
+        except Stop:
+            return await self._cancelled()
+        self._processed = True
         received = list(self._threepl.processed) if self._threepl else []
         await self._step("receiving_in_erp", ReturnActivities.receive_erp_return,
                          ReturnOfOrder(order=order, rma=run.rma, lines=run.lines, center_id=run.center_id,
                                        received=received))  # fmt: skip
         refund = await self._refund(received)
         await self._step("noting_return_on_store", ReturnActivities.note_return_on_store_order,
-                         ReturnNote(of=self._of_order(), text=self._closing_note(received, refund)))  # fmt: skip
+                         self._note(self._closing_note(received, refund)))
         return self._finish("completed", received=received, refund=refund)
 
     # -- the steps ------------------------------------------------------------
@@ -88,7 +98,8 @@ class ReturnWorkflow:
     async def _approved(self) -> bool:
         self._enter("awaiting_approval", attention=True)
         self._decision = ""
-        await workflow.wait_condition(lambda: self._decision in ("approve", "reject", "cancel"))
+        await workflow.wait_condition(lambda: self._decision in ("approve", "reject") or self._steps.cancelled)
+        self._steps.stop_if_cancelled()
         return self._decision == "approve"
 
     async def _parcel_processed(self) -> bool:
@@ -105,12 +116,13 @@ class ReturnWorkflow:
                 deadline += self._run.receive_window  # it arrived: processing takes what it takes
                 continue
             try:
-                await workflow.wait_condition(lambda: self._news, timeout=min(left, self._run.poll_interval),
+                await workflow.wait_condition(lambda: self._news or self._steps.cancelled,
+                                              timeout=min(left, self._run.poll_interval),
                                               timeout_summary="3PL return poll")  # fmt: skip
             except TimeoutError:
                 pass  # no webhook for a while: read it anyway (one may have been lost)
             polled = await self._step("awaiting_parcel", ReturnActivities.get_3pl_return, self._run.rma)
-            if polled and polled is not True:
+            if polled is not None:
                 self._threepl = polled
         return True
 
@@ -126,23 +138,19 @@ class ReturnWorkflow:
             id=refund_workflow_id(order.store_id, order.order_id, self._run.rma),
         )
 
-    async def _step(self, stage: str, activity, argument):
-        """Run an activity; on a business error park until an operator retries (again) or cancels (then None)."""
-        while True:
-            self._enter(stage)
-            try:
-                result = await workflow.execute_activity_method(
-                    activity, argument, **step_options(stage.replace("_", " "))
-                )
-                return result if result is not None else True
-            except ActivityError as err:
-                self._parked_reason = failure_reason(err)
-                self._decision = ""
-                self._enter("parked", attention=True)
-                await workflow.wait_condition(lambda: self._decision in ("retry", "cancel"))
-                self._parked_reason = ""
-                if self._decision == "cancel":
-                    return None
+    async def _cancelled(self) -> ReturnOutcome:
+        """Undo newest first, then tell the customer; what the operator left stays flagged."""
+        left = await self._steps.undo("cancelling")
+        await self._step("noting_return_on_store", ReturnActivities.note_return_on_store_order,
+                         self._note(f"Return {self._run.rma} was cancelled."))  # fmt: skip
+        note = self._steps.cancel_reason + (f"; left as they are by the operator: {', '.join(left)}" if left else "")
+        return self._finish("cancelled", note=note, attention=bool(left))
+
+    def _step(self, stage: str, activity, argument):
+        return self._steps.run(stage, lambda: self._call(stage, activity, argument))
+
+    def _call(self, stage: str, activity, argument):
+        return workflow.execute_activity_method(activity, argument, **step_options(stage.replace("_", " ")))
 
     # -- messages -------------------------------------------------------------
 
@@ -172,23 +180,25 @@ class ReturnWorkflow:
 
     @workflow.update
     def retry(self) -> str:
-        self._decision = "retry"
+        self._steps.decide(RETRY)
         return "retrying"
 
     @retry.validator
     def _validate_retry(self) -> None:
-        self._must_be("parked")
+        self._steps.must_be_parked("return", self._stage)
 
     @workflow.update
     def cancel(self, reason: str) -> str:
-        self._decision = "cancel"
-        return f"cancelled: {reason}"
+        return self._steps.cancel(f"cancelled by an operator: {reason}" if reason else "cancelled by an operator")
 
     @cancel.validator
     def _validate_cancel(self, reason: str) -> None:
-        if self._stage not in ("parked", "awaiting_approval"):
-            raise ApplicationError(f"a return can be cancelled while it waits for approval or is parked, not "
-                                   f"at {self._stage}", type="NotCancellable")  # fmt: skip
+        if self._stage in FINISHED:
+            raise ApplicationError(f"return already finished ({self._stage})", type="AlreadyFinished")
+        if self._processed:
+            raise ApplicationError("the warehouse processed the parcel: the goods are back and the refund is owed, "
+                                   "so the return can no longer be cancelled", type="NotCancellable")  # fmt: skip
+        self._steps.must_be_cancellable()
 
     @workflow.query
     def stage(self) -> str:
@@ -196,7 +206,7 @@ class ReturnWorkflow:
 
     @workflow.query
     def parked_reason(self) -> str:
-        return self._parked_reason
+        return self._steps.parked.reason if self._steps.parked else ""
 
     @workflow.query
     def returned_lines(self) -> list[ReturnLine]:
@@ -220,18 +230,22 @@ class ReturnWorkflow:
         return ReturnOfOrder(order=run.order, rma=run.rma, lines=run.lines, center_id=run.center_id,
                              original_shipment_id=run.original_shipment_id)  # fmt: skip
 
+    def _note(self, text: str) -> ReturnNote:
+        return ReturnNote(of=self._of_order(), text=text)
+
     def _enter(self, stage: str, *, attention: bool = False) -> None:
         self._stage = stage
+        parked = self._steps.parked if stage == "parked" else None
         workflow.upsert_search_attributes(
             [
                 sa.ORDER_STAGE.value_set(f"return_{stage}"),
-                sa.NEEDS_ATTENTION.value_set(attention),
-                sa.PARKED_REASON.value_set(self._parked_reason) if stage == "parked" else sa.PARKED_REASON.value_unset(),
+                sa.NEEDS_ATTENTION.value_set(attention or bool(parked)),
+                sa.PARKED_REASON.value_set(parked.reason) if parked else sa.PARKED_REASON.value_unset(),
             ]
         )
         workflow.set_current_details(
-            f"**Parked**: {self._parked_reason}. Retry (update `retry`) or cancel (update `cancel`)."
-            if stage == "parked"
+            f"**Parked**: {parked.reason}. Retry (update `retry`) or cancel (update `cancel`)."
+            if parked
             else f"Return {self._run.rma} of order #{self._run.order.number}: {stage.replace('_', ' ')}."
         )
 
@@ -243,6 +257,9 @@ class ReturnWorkflow:
         items = ", ".join(f"{item.quantity:g} × {item.sku}" for item in received) or "nothing"
         refunded = f" Refund {refund.refund_id} issued." if refund and refund.refund_id else ""
         return f"Return {self._run.rma} received: {items}.{refunded}"
+
+
+FINISHED = ("rejected", "cancelled", "expired", "completed")
 
 
 def refund_for(run: ReturnRunInput, received: list[ProcessedItem]) -> RefundRequest | None:
