@@ -64,7 +64,7 @@ class FulfilmentActivities:
         address = order.shipping_address if not order.shipping_address.is_empty() else order.billing_address
         return [
             FulfilmentRequest(
-                reference=fulfilment_reference(order.store_id, order.order_id, center or "any"),
+                reference=fulfilment_reference(order.store_id, order.order_id, part),
                 order_number=order.number,
                 center_id=center,
                 recipient_name=address.full_name or order.customer.display_name,
@@ -74,7 +74,7 @@ class FulfilmentActivities:
                 shipping_method=order.shipping_lines[0].method_title if order.shipping_lines else "Standard",
                 lines=tuple(center_lines),
             )
-            for center, center_lines in sorted(routed.items(), key=lambda item: item[0] or "")
+            for part, (center, center_lines) in enumerate(sorted(routed.items(), key=lambda item: item[0] or ""), 1)
         ]
 
     @activity.defn

@@ -4,7 +4,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 from temporalio import activity
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.errors import as_temporal_errors
@@ -49,9 +49,11 @@ class IntakeActivities:
             await hand_refunds_to_runs(self._client, self._task_queue, order)
             if not order.is_paid or order.is_cancelled:
                 continue
-            is_new = not await self._run_exists(order_workflow_id(order.store_id, order.order_id))
-            if await hand_order_to_run(self._client, self._task_queue, self._policy, order) and is_new:
-                activity.logger.info("intake: order %s/%s had no run; started it", order.store_id, order.order_id)
+            before = await self._open_run(order_workflow_id(order.store_id, order.order_id))
+            run = await hand_order_to_run(self._client, self._task_queue, self._policy, order)
+            if run is not None and run.result_run_id != before:
+                activity.logger.info("intake: order %s/%s had no open run; started one", order.store_id,
+                                     order.order_id)  # fmt: skip
                 started += 1
         return OrdersPageHanded(orders_seen=len(page.items), runs_started=started, has_next=page.has_next)
 
@@ -65,14 +67,15 @@ class IntakeActivities:
                 await store.update_webhook(hook.webhook_id, status="active")
         return [f"{hook.name} ({hook.topic})" for hook in disabled]
 
-    async def _run_exists(self, workflow_id: str) -> bool:
+    async def _open_run(self, workflow_id: str) -> str | None:
+        """The id of the order's running run, if it has one."""
         try:
-            await self._client.get_workflow_handle(workflow_id).describe()
+            description = await self._client.get_workflow_handle(workflow_id).describe()
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:
-                return False
+                return None
             raise
-        return True
+        return description.run_id if description.status == WorkflowExecutionStatus.RUNNING else None
 
     def all(self) -> list:
         return [self.hand_changed_orders_to_runs, self.reenable_disabled_webhooks]

@@ -32,9 +32,11 @@ def store_note_marker(kind: str, store_id: str, order_id: str) -> str:
     return f"[retail-sync:{kind}:{store_id}:{order_id}]"
 
 
-def fulfilment_reference(store_id: str, order_id: str, part: str) -> str:
-    """The 3PL order's reference (unique per 3PL account): one per routed part of a store order."""
-    return f"{store_id}:{order_id}:{part}"
+def fulfilment_reference(store_id: str, order_id: str, part: int) -> str:
+    """The 3PL order's reference (unique per 3PL account): part 1, 2, … of a store order, numbered by its run
+    (a reroute is a new part), so no two 3PL orders ever share one. `p` keeps them apart from the
+    `{centre}` parts of runs started before part numbers."""
+    return f"{store_id}:{order_id}:p{part}"
 
 
 def order_of_fulfilment_reference(reference: str) -> tuple[str, str] | None:

@@ -164,7 +164,9 @@ class Order(_Model):
 
     @property
     def is_cancelled(self) -> bool:
-        return self.status in (OrderStatus.CANCELLED, OrderStatus.FAILED, OrderStatus.REFUNDED)
+        """Cancelled or refunded in the store. A failed payment is not a cancellation: the customer may
+        still pay the order (WooCommerce's "pay for order" link), so a failed order keeps waiting."""
+        return self.status in (OrderStatus.CANCELLED, OrderStatus.REFUNDED)
 
     def tax_rate(self, rate_id: str) -> TaxRate | None:
         return next((r for r in self.tax_rates if r.rate_id == rate_id), None)

@@ -5,13 +5,14 @@ out-of-order webhooks (and the intake backstop) collapse onto one run.
 """
 import logging
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from canonical import Order
 from canonical.keys import order_workflow_id, refund_workflow_id
 from config import OrderPolicy
+from workflows import search_attributes as sa
 from workflows.order_messages import OrderRunInput
 from workflows.order_to_cash import OrderToCashWorkflow
 from workflows.refund import RefundRunInput, RefundWorkflow
@@ -19,35 +20,63 @@ from workflows.refund import RefundRunInput, RefundWorkflow
 log = logging.getLogger(__name__)
 
 
-async def hand_order_to_run(client: Client, task_queue: str, policy: OrderPolicy, order: Order) -> str | None:
-    """Returns the workflow id, or None when that order's run has already finished (the event is logged)."""
+async def hand_order_to_run(
+    client: Client, task_queue: str, policy: OrderPolicy, order: Order
+) -> WorkflowHandle | None:
+    """The run that has the order now (started, or signalled), or None when that order's run has already
+    finished (the event is logged).
+
+    A paid order whose run closed without an ERP sale (its payment window ended, or it was cancelled before
+    the ERP had a sale) gets a new run under the same id, flagged for a person: paid in the store must mean
+    sold in the ERP, and the stock may have been promised elsewhere meanwhile."""
     workflow_id = order_workflow_id(order.store_id, order.order_id)
     try:
-        await client.start_workflow(
-            OrderToCashWorkflow.run,
-            OrderRunInput(
-                store_id=order.store_id,
-                order_id=order.order_id,
-                payment_window=policy.payment_window,
-                fulfilment_sla=policy.fulfilment_sla,
-                shipment_poll_interval=policy.shipment_poll_interval,
-            ),
-            id=workflow_id,
-            task_queue=task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            start_signal="store_order_changed",
-            start_signal_args=[order],
-            static_summary=f"Order #{order.number} from store {order.store_id}",
-            static_details=(
-                f"Order-to-cash for WooCommerce order **#{order.number}** (id {order.order_id}) "
-                f"of store `{order.store_id}`: {len(order.lines)} line(s), "
-                f"total {order.total.amount} {order.total.currency}."
-            ),
-        )
+        return await _start(client, task_queue, policy, order, WorkflowIDReusePolicy.REJECT_DUPLICATE)
     except WorkflowAlreadyStartedError:
-        log.info("order %s: run already finished; %s event not applied", workflow_id, order.store_status)
+        closed_as = await _closed_without_a_sale(client, workflow_id) if order.is_paid else None
+        if closed_as is None:
+            log.info("order %s: run already finished; %s event not applied", workflow_id, order.store_status)
+            return None
+        log.warning("order %s: paid after its run closed (%s); starting a new run", workflow_id, closed_as)
+        return await _start(client, task_queue, policy, order, WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                            f"paid after its run closed ({closed_as}): check the stock and the customer")  # fmt: skip
+
+
+async def _start(client: Client, task_queue: str, policy: OrderPolicy, order: Order,
+                 reuse: WorkflowIDReusePolicy, attention: str = "") -> WorkflowHandle:  # fmt: skip
+    """Signal-with-start: a running run gets the snapshot, otherwise (as `reuse` allows) a new run starts."""
+    return await client.start_workflow(
+        OrderToCashWorkflow.run,
+        OrderRunInput(
+            store_id=order.store_id,
+            order_id=order.order_id,
+            payment_window=policy.payment_window,
+            fulfilment_sla=policy.fulfilment_sla,
+            shipment_poll_interval=policy.shipment_poll_interval,
+            needs_attention_because=attention,
+        ),
+        id=order_workflow_id(order.store_id, order.order_id),
+        task_queue=task_queue,
+        id_reuse_policy=reuse,
+        start_signal="store_order_changed",
+        start_signal_args=[order],
+        static_summary=f"Order #{order.number} from store {order.store_id}",
+        static_details=(
+            f"Order-to-cash for WooCommerce order **#{order.number}** (id {order.order_id}) "
+            f"of store `{order.store_id}`: {len(order.lines)} line(s), "
+            f"total {order.total.amount} {order.total.currency}."
+            + (f"\n\n**Needs attention**: {attention}." if attention else "")
+        ),
+    )
+
+
+async def _closed_without_a_sale(client: Client, workflow_id: str) -> str | None:
+    """How the closed run ended (its stage) when it never made an ERP sale; None when it did."""
+    description = await client.get_workflow_handle(workflow_id).describe()
+    attributes = description.typed_search_attributes
+    if attributes.get(sa.ERP_SALE_NUMBER):
         return None
-    return workflow_id
+    return attributes.get(sa.ORDER_STAGE) or (description.status.name.lower() if description.status else "closed")
 
 
 async def hand_refunds_to_runs(client: Client, task_queue: str, order: Order) -> int:

@@ -65,16 +65,14 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
         except InvalidOrderPayload as err:
             return refuse(400, f"not an order payload: {err}")
         try:
-            workflow_id = await hand_order_to_run(
-                state["client"], settings.temporal.task_queue, settings.orders, order
-            )
+            run = await hand_order_to_run(state["client"], settings.temporal.task_queue, settings.orders, order)
             await hand_refunds_to_runs(state["client"], settings.temporal.task_queue, order)
         except RPCError as err:
             log.error("store %s order %s: Temporal refused the hand-off: %s", store.id, order.order_id, err)
             return refuse(503, "could not hand the order to Temporal; not accepted, send again")
-        if workflow_id is None:
+        if run is None:
             return JSONResponse({"status": "order run already finished"})
-        return JSONResponse({"status": "accepted", "workflow_id": workflow_id}, status_code=202)
+        return JSONResponse({"status": "accepted", "workflow_id": run.id}, status_code=202)
 
     async def healthz(_request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})

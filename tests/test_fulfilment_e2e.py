@@ -175,7 +175,7 @@ async def test_partial_cancel_is_reported_line_by_line_and_what_ships_keeps_its_
 
     assert outcome.stage == OrderStage.CANCELLED
     assert outcome.note.endswith(f"left as they are by the operator: cancel_fulfilment_order {STORE_ID}:"
-                                 f"{order['id']}:2, cancel_sales_order")  # fmt: skip
+                                 f"{order['id']}:p2, cancel_sales_order")  # fmt: skip
     shipped_from = {s["products"][0]["reference_id"]: s["status"]
                     for s in await order_stack.warehouse.shipments(f"{STORE_ID}:{order['id']}:")}  # fmt: skip
     assert shipped_from == {"MUG-CERAMIC": "Cancelled", "BOOK-COFFEE": "Processing"}  # line by line

@@ -3,6 +3,7 @@
 The activities here are stand-ins registered under the real names, so these tests check
 the workflow's decisions; the real activities are covered end to end.
 """
+import asyncio
 import uuid
 from datetime import timedelta
 from decimal import Decimal
@@ -51,11 +52,13 @@ def shipment(status: ShipmentStatus, *, tracking: bool = True, shipment_id: str 
 class FakeSystems:
     """Records what the workflow asked of the store, the ERP and the 3PL; `threepl` is the 3PL's truth."""
 
-    def __init__(self, create_failures: int = 0, cancellable: bool = True) -> None:
+    def __init__(self, create_failures: int = 0, cancellable: bool = True, invoice_failures: int = 0) -> None:
         self.calls: list[str] = []
         self.create_failures = create_failures
+        self.invoice_failures = invoice_failures
         self.cancellable = cancellable
         self.threepl: dict[str, FulfilmentOrder] = {}
+        self.recording_held: asyncio.Event | None = None  # set: recording shipments in the ERP may go on
 
     def ship(self, reference: str, state: Shipment) -> None:
         order = self.threepl[reference]
@@ -129,6 +132,8 @@ class FakeSystems:
         @activity.defn(name="record_shipment_in_erp")
         async def record_shipment_in_erp(news: ShipmentOfOrder) -> None:
             self.calls.append(f"record_shipment_in_erp:{news.shipment.shipment_id}")
+            if self.recording_held is not None:
+                await self.recording_held.wait()
 
         @activity.defn(name="record_shipment_on_store_order")
         async def record_shipment_on_store_order(news: ShipmentOfOrder) -> None:
@@ -141,6 +146,10 @@ class FakeSystems:
         @activity.defn(name="invoice_sales_order")
         async def invoice_sales_order(request: InvoiceRequest) -> ErpInvoice:
             self.calls.append(f"invoice_sales_order:{request.amount.amount}:{request.payment.transaction_id}")
+            if self.invoice_failures:
+                self.invoice_failures -= 1
+                raise ApplicationError("Invoice INV-3 could not be paid in full", type="BusinessError",
+                                       non_retryable=True)  # fmt: skip
             return ErpInvoice(erp_ref="3", number="INV-3", state=InvoiceState.PAID, total_amount=request.amount,
                               amount_to_pay=eur("0"))  # fmt: skip
 
@@ -274,7 +283,7 @@ async def test_3pl_exception_parks_and_a_reroute_ships_from_another_centre(time_
         assert progress.parked.reason == "3PL shipment S1 at Centre 1 is exception (OutOfStock)"
         await handle.execute_update(OrderToCashWorkflow.reroute, "2")
         await reach(handle, OrderStage.AWAITING_SHIPMENT)
-        rerouted = "test-store:1001:2>1"
+        rerouted = "test-store:1001:p2"
         assert systems.calls[-2:] == ["cancel_fulfilment_shipment:S1", f"create_fulfilment_order:{rerouted}:2"]
         await handle.signal(OrderToCashWorkflow.shipment_changed,
                             ShipmentNews(reference=rerouted, shipment=shipment(ShipmentStatus.SHIPPED,
@@ -363,3 +372,84 @@ async def test_retry_and_reroute_are_refused_when_the_order_is_not_parked(time_s
             await handle.execute_update(OrderToCashWorkflow.reroute, "2")
     assert "not parked" in str(refused.value.cause)
     assert "not parked" in str(not_reroutable.value.cause)
+
+
+async def test_a_failed_payment_keeps_the_run_waiting_and_a_later_payment_goes_to_the_erp(time_skipping, task_queue):
+    systems = FakeSystems()
+    async with worker(time_skipping, task_queue, systems):
+        handle = await start_run(time_skipping, task_queue, canonical_order(status=OrderStatus.AWAITING_PAYMENT))
+        declined = canonical_order(status=OrderStatus.FAILED, minutes_later=1)
+        await handle.signal(OrderToCashWorkflow.store_order_changed, declined)
+        await time_skipping.sleep(timedelta(days=1))
+        assert await stage_of(handle) == OrderStage.AWAITING_PAYMENT
+        await handle.signal(OrderToCashWorkflow.store_order_changed, canonical_order(minutes_later=60))
+        await reach(handle, OrderStage.AWAITING_SHIPMENT)
+    assert systems.calls[:2] == ["ensure_customer", "create_sales_order"]
+
+
+async def test_news_that_arrives_while_a_shipment_is_recorded_is_not_left_for_the_next_poll(time_skipping, task_queue):
+    systems = FakeSystems()
+    second = FulfilmentLine(sku="MUG-CERAMIC", quantity=Decimal(1))
+    order = canonical_order()
+    order = order.model_copy(update={"lines": (*order.lines, order.lines[0].model_copy(
+        update={"line_id": "12", "sku": "MUG-CERAMIC", "quantity": Decimal(1)}))})  # fmt: skip
+    async with worker(time_skipping, task_queue, systems):
+        handle = await start_run(time_skipping, task_queue, order)
+        await reach(handle, OrderStage.AWAITING_SHIPMENT)
+        started = await time_skipping.get_current_time()
+        tee = shipment(ShipmentStatus.SHIPPED)
+        mug = shipment(ShipmentStatus.SHIPPED, shipment_id="S9").model_copy(update={"lines": (second,)})
+        systems.ship(REFERENCE, tee)
+        systems.recording_held = asyncio.Event()
+        await handle.signal(OrderToCashWorkflow.shipment_changed, ShipmentNews(reference=REFERENCE, shipment=tee))
+        await eventually(lambda: asyncio.sleep(0, systems.calls), lambda calls: "record_shipment_in_erp:S1" in calls)
+        systems.ship(REFERENCE, mug)
+        await handle.signal(OrderToCashWorkflow.shipment_changed, ShipmentNews(reference=REFERENCE, shipment=mug))
+        systems.recording_held.set()
+        outcome = await handle.result()
+        finished = (await handle.describe()).close_time
+    assert outcome.stage == OrderStage.COMPLETED
+    assert systems.calls.count("record_shipment_in_erp:S9") == 1
+    assert finished - started < POLL, "the mug's news waited for the hourly poll"
+
+
+async def test_a_cancel_is_refused_once_everything_shipped_and_the_order_is_being_completed(time_skipping,
+                                                                                          task_queue):
+    systems = FakeSystems(invoice_failures=1)
+    async with worker(time_skipping, task_queue, systems):
+        handle = await start_run(time_skipping, task_queue, canonical_order())
+        await reach(handle, OrderStage.AWAITING_SHIPMENT)
+        systems.ship(REFERENCE, shipment(ShipmentStatus.SHIPPED))
+        await handle.signal(OrderToCashWorkflow.shipment_changed,
+                            ShipmentNews(reference=REFERENCE, shipment=shipment(ShipmentStatus.SHIPPED)))  # fmt: skip
+        await reach(handle, OrderStage.PARKED)
+        assert (await handle.query(OrderToCashWorkflow.progress)).parked.step == "invoicing"
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await handle.execute_update(OrderToCashWorkflow.cancel, "too late")
+        await handle.execute_update(OrderToCashWorkflow.retry)
+        outcome = await handle.result()
+    assert "shipped" in str(refused.value.cause)
+    assert outcome.stage == OrderStage.COMPLETED
+    assert "cancel_sales_order" not in systems.calls
+
+
+@pytest.mark.parametrize("centres", [["2", "2"], ["2", "1", "2"]])
+async def test_a_reroute_never_reuses_a_3pl_reference(time_skipping, task_queue, centres):
+    systems = FakeSystems()
+    async with worker(time_skipping, task_queue, systems):
+        handle = await start_run(time_skipping, task_queue, canonical_order())
+        await reach(handle, OrderStage.AWAITING_SHIPMENT)
+        reference = REFERENCE
+        for centre in centres:
+            (stuck,) = systems.threepl[reference].shipments
+            stuck = stuck.model_copy(update={"status": ShipmentStatus.EXCEPTION, "status_detail": "OutOfStock"})
+            systems.ship(reference, stuck)
+            await handle.signal(OrderToCashWorkflow.shipment_changed, ShipmentNews(reference=reference, shipment=stuck))
+            await reach(handle, OrderStage.PARKED)
+            await handle.execute_update(OrderToCashWorkflow.reroute, centre)
+            await reach(handle, OrderStage.AWAITING_SHIPMENT)
+            reference = list(systems.threepl)[-1]
+    created = [call.split(":")[1:-1] for call in systems.calls if call.startswith("create_fulfilment_order:")]
+    references = [":".join(parts) for parts in created]
+    assert len(references) == len(centres) + 1 and len(set(references)) == len(references), references
+    assert [call.rsplit(":", 1)[1] for call in systems.calls if call.startswith("create_fulfilment_order:")][1:] == centres

@@ -39,6 +39,8 @@ class OrderRunInput(BaseModel):
     payment_window: timedelta
     fulfilment_sla: timedelta = timedelta(days=3)
     shipment_poll_interval: timedelta = timedelta(hours=1)
+    needs_attention_because: str = ""
+    """Flagged from the start (e.g. paid after an earlier run of the order closed); cleared once completed."""
 
 
 class ShipmentNews(BaseModel):
@@ -61,6 +63,7 @@ class OrderProgress(BaseModel):
     steps_done: list[str] = []
     cancel_reason: str = ""
     fulfilment_late: bool = False
+    attention: str = ""
     fulfilment: FulfilmentProgress | None = None
 
 

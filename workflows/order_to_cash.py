@@ -14,6 +14,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from workflows import versions
     from workflows.steps import CANCEL, RETRY, Steps, Stop, step_options
     from activities.fulfilment import FulfilmentActivities, InvoiceRequest, ShipmentOfOrder
     from activities.orders import (
@@ -129,6 +130,7 @@ class OrderToCashWorkflow:
             await self._send_to_warehouse(request)
         sla_due = workflow.now() + self._input.fulfilment_sla
         while True:
+            self._shipment_news = False  # news from here on wakes the wait below
             await self._record_shipments()
             if self._fulfilment.everything_shipped and self._fulfilment.everything_recorded:
                 return
@@ -155,7 +157,8 @@ class OrderToCashWorkflow:
     async def _await_shipment_news(self, sla_due) -> None:
         """Wait for a webhook; if none comes within the poll interval, ask the 3PL (a webhook may be lost)."""
         self._enter(OrderStage.AWAITING_SHIPMENT)
-        self._shipment_news = False
+        if not workflow.patched(versions.NEWS_DURING_RECORDING_WAKES):
+            self._shipment_news = False
         wait = self._input.shipment_poll_interval
         if not self._late and sla_due > workflow.now():
             wait = min(wait, sla_due - workflow.now())
@@ -233,10 +236,9 @@ class OrderToCashWorkflow:
         )
         reference = self._progress.shipment_reference[stuck.shipment_id]
         self._progress.apply(reference, stuck.model_copy(update={"status": ShipmentStatus.CANCELLED}))
-        attempt = sum(1 for ref in self._progress.requests if ref.startswith(f"{reference}>"))
         request = self._progress.requests[reference].model_copy(
             update={
-                "reference": fulfilment_reference(self._store_id, self._order_id, f"{centre}>{attempt + 1}"),
+                "reference": fulfilment_reference(self._store_id, self._order_id, len(self._progress.requests) + 1),
                 "center_id": centre,
                 "lines": tuple(lines),
             }
@@ -352,6 +354,9 @@ class OrderToCashWorkflow:
     def _validate_cancel(self, reason: str) -> None:
         if self._stage in (OrderStage.CANCELLED, OrderStage.PAYMENT_EXPIRED, OrderStage.COMPLETED):
             raise ApplicationError(f"order run already finished ({self._stage.value})", type="AlreadyFinished")
+        if self._fulfilment is not None and self._fulfilment.everything_shipped:
+            raise ApplicationError("everything has shipped, so the order can no longer be cancelled: return or "
+                                   "refund it instead", type="AlreadyShipped")  # fmt: skip
         self._steps.must_be_cancellable()
 
     @workflow.query
@@ -368,6 +373,7 @@ class OrderToCashWorkflow:
             steps_done=list(self._steps.done),
             cancel_reason=self._steps.cancel_reason,
             fulfilment_late=self._late,
+            attention=self._input.needs_attention_because,
             fulfilment=self._fulfilment,
         )
 
@@ -394,6 +400,10 @@ class OrderToCashWorkflow:
     def _input(self) -> OrderRunInput:
         assert self._run is not None
         return self._run
+
+    @property
+    def _flagged(self) -> bool:
+        return self._late or bool(self._run and self._run.needs_attention_because)
 
     @property
     def _store_id(self) -> str:
@@ -431,7 +441,7 @@ class OrderToCashWorkflow:
         workflow.upsert_search_attributes(
             [
                 sa.ORDER_STAGE.value_set(stage.value),
-                sa.NEEDS_ATTENTION.value_set(bool(parked) or (self._late and stage != OrderStage.COMPLETED)),
+                sa.NEEDS_ATTENTION.value_set(bool(parked) or (self._flagged and stage != OrderStage.COMPLETED)),
                 sa.PARKED_REASON.value_set(parked.reason) if parked else sa.PARKED_REASON.value_unset(),
                 sa.FULFILMENT_LATE.value_set(self._late),
             ]
@@ -455,6 +465,8 @@ class OrderToCashWorkflow:
                 f"Fix the data, then `retail-sync orders retry {ref}`; {choices}."
             )
         late = f"\n\n**Late**: not fully shipped within {self._input.fulfilment_sla}." if self._late else ""
+        if self._input.needs_attention_because and self._stage != OrderStage.COMPLETED:
+            late += f"\n\n**Needs attention**: {self._input.needs_attention_because}."
         texts = {
             OrderStage.AWAITING_PAYMENT: f"{order} waits for payment (store status "
             f"`{self._order.store_status if self._order else ''}`).",

@@ -1,0 +1,10 @@
+"""Patch ids: every change to a workflow's commands after it shipped (README, "Changing a workflow").
+
+A run started before a change replays its history on the new code: `workflow.patched(ID)` is False
+where its history has no marker, so it takes the old path there, and True everywhere else. An id
+(and the old path) goes once no run that started before it can still be open; the recorded histories
+under `tests/histories/` prove every path still replays.
+"""
+
+NEWS_DURING_RECORDING_WAKES = "news-during-recording-wakes-2026-12"
+"""Order: 3PL news that arrives while shipments are recorded is acted on at once, not at the next poll."""
