@@ -98,7 +98,8 @@ class FakeSystems:
             self.calls.append("plan_fulfilment")
             return [FulfilmentRequest(reference=REFERENCE, order_number=order.number, recipient_name="Zoë Müller",
                                       address=order.shipping_address,
-                                      lines=(FulfilmentLine(sku="TEE-CLASSIC", quantity=Decimal(2)),))]  # fmt: skip
+                                      lines=tuple(FulfilmentLine(sku=line.sku, quantity=line.quantity)
+                                                  for line in order.lines))]  # fmt: skip
 
         @activity.defn(name="create_fulfilment_order")
         async def create_fulfilment_order(request: FulfilmentRequest) -> FulfilmentOrder:
@@ -157,6 +158,12 @@ class FakeSystems:
                 record_cancellation_on_store_order, plan_fulfilment, create_fulfilment_order, get_fulfilment_order,
                 cancel_fulfilment_order, cancel_fulfilment_shipment, record_shipment_in_erp,
                 record_shipment_on_store_order, complete_store_order, invoice_sales_order]  # fmt: skip
+
+
+async def tell(handle, systems: FakeSystems, reference: str, state: Shipment) -> None:
+    """The 3PL's shipment changes, and its webhook says so."""
+    systems.ship(reference, state)
+    await handle.signal(OrderToCashWorkflow.shipment_changed, ShipmentNews(reference=reference, shipment=state))
 
 
 async def start_run(env, task_queue: str, order: Order, window: timedelta = timedelta(days=7)):
@@ -219,9 +226,8 @@ async def test_shipped_order_is_recorded_completed_and_invoiced(time_skipping, t
     async with worker(time_skipping, task_queue, systems):
         handle = await start_run(time_skipping, task_queue, canonical_order())
         await reach(handle, OrderStage.AWAITING_SHIPMENT)
-        news = ShipmentNews(reference=REFERENCE, shipment=shipment(ShipmentStatus.SHIPPED))
         for _ in range(3):  # the 3PL's retries deliver the same event again
-            await handle.signal(OrderToCashWorkflow.shipment_changed, news)
+            await tell(handle, systems, REFERENCE, shipment(ShipmentStatus.SHIPPED))
         outcome = await handle.result()
     assert outcome.stage == OrderStage.COMPLETED
     assert systems.calls[-4:] == ["record_shipment_in_erp:S1", "record_shipment_on_store_order:1ZS1",
@@ -233,8 +239,7 @@ async def test_shipped_without_tracking_waits_for_the_poll_to_tell_the_customer(
     async with worker(time_skipping, task_queue, systems):
         handle = await start_run(time_skipping, task_queue, canonical_order())
         await reach(handle, OrderStage.AWAITING_SHIPMENT)
-        untracked = shipment(ShipmentStatus.SHIPPED, tracking=False)
-        await handle.signal(OrderToCashWorkflow.shipment_changed, ShipmentNews(reference=REFERENCE, shipment=untracked))
+        await tell(handle, systems, REFERENCE, shipment(ShipmentStatus.SHIPPED, tracking=False))
         await eventually(lambda: handle.query(OrderToCashWorkflow.progress),
                          lambda p: p.fulfilment.recorded_in_erp == ["S1"] and p.stage == OrderStage.AWAITING_SHIPMENT)
         assert "complete_store_order" not in systems.calls
@@ -276,8 +281,7 @@ async def test_3pl_exception_parks_and_a_reroute_ships_from_another_centre(time_
     async with worker(time_skipping, task_queue, systems):
         handle = await start_run(time_skipping, task_queue, canonical_order())
         await reach(handle, OrderStage.AWAITING_SHIPMENT)
-        stuck = shipment(ShipmentStatus.EXCEPTION, tracking=False, detail="OutOfStock")
-        await handle.signal(OrderToCashWorkflow.shipment_changed, ShipmentNews(reference=REFERENCE, shipment=stuck))
+        await tell(handle, systems, REFERENCE, shipment(ShipmentStatus.EXCEPTION, tracking=False, detail="OutOfStock"))
         await reach(handle, OrderStage.PARKED)
         progress = await handle.query(OrderToCashWorkflow.progress)
         assert progress.parked.reason == "3PL shipment S1 at Centre 1 is exception (OutOfStock)"
@@ -285,9 +289,7 @@ async def test_3pl_exception_parks_and_a_reroute_ships_from_another_centre(time_
         await reach(handle, OrderStage.AWAITING_SHIPMENT)
         rerouted = "test-store:1001:p2"
         assert systems.calls[-2:] == ["cancel_fulfilment_shipment:S1", f"create_fulfilment_order:{rerouted}:2"]
-        await handle.signal(OrderToCashWorkflow.shipment_changed,
-                            ShipmentNews(reference=rerouted, shipment=shipment(ShipmentStatus.SHIPPED,
-                                                                               shipment_id="S2", centre="2")))  # fmt: skip
+        await tell(handle, systems, rerouted, shipment(ShipmentStatus.SHIPPED, shipment_id="S2", centre="2"))
         outcome = await handle.result()
     assert outcome.stage == OrderStage.COMPLETED
     assert "record_shipment_in_erp:S2" in systems.calls and "record_shipment_in_erp:S1" not in systems.calls
@@ -453,3 +455,36 @@ async def test_a_reroute_never_reuses_a_3pl_reference(time_skipping, task_queue,
     references = [":".join(parts) for parts in created]
     assert len(references) == len(centres) + 1 and len(set(references)) == len(references), references
     assert [call.rsplit(":", 1)[1] for call in systems.calls if call.startswith("create_fulfilment_order:")][1:] == centres
+
+
+async def test_a_signed_event_about_a_shipment_the_3pl_does_not_have_never_reaches_the_erp(time_skipping, task_queue):
+    systems = FakeSystems()
+    async with worker(time_skipping, task_queue, systems):
+        handle = await start_run(time_skipping, task_queue, canonical_order())
+        await reach(handle, OrderStage.AWAITING_SHIPMENT)
+        forged = ShipmentNews(reference=REFERENCE, shipment=shipment(ShipmentStatus.SHIPPED, shipment_id="S666"))
+        await handle.signal(OrderToCashWorkflow.shipment_changed, forged)
+        await eventually(lambda: asyncio.sleep(0, systems.calls), lambda calls: "get_fulfilment_order" in calls)
+        progress = await handle.query(OrderToCashWorkflow.progress)
+        assert progress.stage == OrderStage.AWAITING_SHIPMENT and "S666" not in progress.fulfilment.shipments
+        await tell(handle, systems, REFERENCE, shipment(ShipmentStatus.SHIPPED, shipment_id="S1"))
+        outcome = await handle.result()
+    assert outcome.stage == OrderStage.COMPLETED
+    assert [call for call in systems.calls if call.startswith("record_shipment_in_erp")] == ["record_shipment_in_erp:S1"]
+
+
+@pytest.mark.parametrize("lines, reason", [
+    ((FulfilmentLine(sku="NOT-ORDERED", quantity=Decimal(1)),), "NOT-ORDERED"),
+    ((FulfilmentLine(sku="TEE-CLASSIC", quantity=Decimal(2000)),), "2000 × TEE-CLASSIC"),
+])  # fmt: skip
+async def test_a_3pl_shipment_of_what_was_not_asked_for_parks_before_the_erp(time_skipping, task_queue, lines, reason):
+    systems = FakeSystems()
+    async with worker(time_skipping, task_queue, systems):
+        handle = await start_run(time_skipping, task_queue, canonical_order())
+        await reach(handle, OrderStage.AWAITING_SHIPMENT)
+        odd = shipment(ShipmentStatus.SHIPPED).model_copy(update={"lines": lines})
+        await tell(handle, systems, REFERENCE, odd)
+        await reach(handle, OrderStage.PARKED)
+        parked = (await handle.query(OrderToCashWorkflow.progress)).parked
+    assert reason in parked.reason and "test-store:1001:any" in parked.reason
+    assert not [call for call in systems.calls if call.startswith("record_shipment_in_erp")]

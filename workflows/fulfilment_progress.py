@@ -22,6 +22,7 @@ class FulfilmentProgress(BaseModel):
     shipment_reference: dict[str, str] = {}  # shipment id → 3PL order reference
     recorded_in_erp: list[str] = []
     noted_on_store: list[str] = []
+    implausible: dict[str, str] = {}  # shipment id → why it cannot be what its 3PL order was asked to ship
 
     @classmethod
     def for_lines(cls, lines: list[FulfilmentLine]) -> "FulfilmentProgress":
@@ -40,9 +41,15 @@ class FulfilmentProgress(BaseModel):
         return changed
 
     def apply(self, reference: str, shipment: Shipment) -> bool:
-        """True if this news changes what we know."""
+        """True if this news changes what we know. A shipment of more than its 3PL order asked for (another
+        SKU, or more units) is kept out and listed as implausible: it must never reach the ERP."""
         if reference not in self.requests:
             return False
+        if shipment.status in LEFT_WAREHOUSE and (doubt := self._beyond_request(reference, shipment)):
+            changed = self.implausible.get(shipment.shipment_id) != doubt
+            self.implausible[shipment.shipment_id] = doubt
+            return changed
+        self.implausible.pop(shipment.shipment_id, None)
         known = self.shipments.get(shipment.shipment_id)
         if known is not None:
             if known.status in LEFT_WAREHOUSE and shipment.status not in LEFT_WAREHOUSE:
@@ -58,6 +65,25 @@ class FulfilmentProgress(BaseModel):
         self.shipments[shipment.shipment_id] = shipment
         self.shipment_reference[shipment.shipment_id] = reference
         return True
+
+    def _beyond_request(self, reference: str, shipment: Shipment) -> str:
+        """Why `shipment` ships what 3PL order `reference` was not asked for; "" when it does not."""
+        asked: dict[str, Decimal] = {}
+        for line in self.requests[reference].lines:
+            asked[line.sku] = asked.get(line.sku, Decimal(0)) + line.quantity
+        for other in self._shipped():
+            if other.shipment_id != shipment.shipment_id and self.shipment_reference.get(other.shipment_id) == reference:
+                for line in other.lines:
+                    asked[line.sku] = asked.get(line.sku, Decimal(0)) - line.quantity
+        shipped: dict[str, Decimal] = {}
+        for line in shipment.lines:
+            shipped[line.sku] = shipped.get(line.sku, Decimal(0)) + line.quantity
+        beyond = [f"{quantity:g} × {sku} ({max(asked.get(sku, Decimal(0)), Decimal(0)):g} asked and not yet shipped)"
+                  for sku, quantity in sorted(shipped.items()) if quantity > asked.get(sku, Decimal(0))]  # fmt: skip
+        if not beyond:
+            return ""
+        return (f"3PL shipment {shipment.shipment_id} of 3PL order {reference} ships {', '.join(beyond)}: "
+                "check it with the 3PL before anything is recorded")  # fmt: skip
 
     def to_record_in_erp(self) -> list[Shipment]:
         return [s for s in self._shipped() if s.shipment_id not in self.recorded_in_erp]

@@ -53,6 +53,8 @@ class OrderToCashWorkflow:
         self._sale_number = ""
         self._fulfilment: FulfilmentProgress | None = None
         self._shipment_news = False
+        self._news_is_a_hint = False
+        self._hinted: set[str] = set()  # 3PL orders a webhook said changed, to read from the 3PL
         self._late = False
 
     @workflow.run
@@ -117,6 +119,7 @@ class OrderToCashWorkflow:
 
     async def _fulfil(self) -> None:
         """Send the lines to the warehouse(s), then follow every shipment until all of them left."""
+        self._news_is_a_hint = workflow.patched(versions.SHIPMENT_NEWS_IS_A_HINT)
         plan = await self._step(
             OrderStage.PLANNING_FULFILMENT,
             lambda: workflow.execute_activity_method(
@@ -131,11 +134,14 @@ class OrderToCashWorkflow:
         sla_due = workflow.now() + self._input.fulfilment_sla
         while True:
             self._shipment_news = False  # news from here on wakes the wait below
+            await self._read_what_changed()
             await self._record_shipments()
             if self._fulfilment.everything_shipped and self._fulfilment.everything_recorded:
                 return
             stuck = self._fulfilment.needing_decision()
-            if stuck:
+            if self._fulfilment.implausible:
+                await self._question_implausible()
+            elif stuck:
                 await self._decide_on(stuck[0])
             else:
                 await self._await_shipment_news(sla_due)
@@ -173,8 +179,8 @@ class OrderToCashWorkflow:
                 self._enter(OrderStage.AWAITING_SHIPMENT)
         self._steps.stop_if_cancelled()
 
-    async def _poll_3pl(self) -> None:
-        for reference in list(self._progress.requests):
+    async def _poll_3pl(self, references: list[str] | None = None) -> None:
+        for reference in list(self._progress.requests) if references is None else references:
             order = await self._step(
                 OrderStage.AWAITING_SHIPMENT,
                 lambda: workflow.execute_activity_method(
@@ -184,6 +190,21 @@ class OrderToCashWorkflow:
                 quiet=True,
             )
             self._progress.apply_order(order)
+
+    async def _read_what_changed(self) -> None:
+        """Webhooks are hints: read the 3PL orders they named from the 3PL itself."""
+        hinted, self._hinted = sorted(self._hinted), set()
+        await self._poll_3pl(hinted)
+
+    async def _question_implausible(self) -> None:
+        """The 3PL reports shipping what was not asked for: a person checks with the 3PL, then retries
+        (the 3PL is read again) or cancels the order."""
+        shipment_id, reason = next(iter(sorted(self._progress.implausible.items())))
+        decision = await self._steps.park(f"3PL shipment {shipment_id}", reason)
+        if decision.kind == CANCEL:
+            raise Stop()
+        self._progress.implausible.pop(shipment_id, None)
+        await self._poll_3pl()
 
     async def _record_shipments(self) -> None:
         """Each shipment that left: its quantities in the ERP, then a tracking note the customer sees."""
@@ -317,8 +338,13 @@ class OrderToCashWorkflow:
 
     @workflow.signal
     def shipment_changed(self, news: ShipmentNews) -> None:
-        """A 3PL webhook; duplicates and stale news change nothing."""
-        if self._fulfilment is not None and self._fulfilment.apply(news.reference, news.shipment):
+        """A 3PL webhook: which of our 3PL orders changed (duplicates and stale news change nothing)."""
+        if self._fulfilment is None or news.reference not in self._fulfilment.requests:
+            return
+        if self._news_is_a_hint:
+            self._hinted.add(news.reference)
+            self._shipment_news = True
+        elif self._fulfilment.apply(news.reference, news.shipment):
             self._shipment_news = True
 
     @workflow.update

@@ -8,3 +8,8 @@ under `tests/histories/` prove every path still replays.
 
 NEWS_DURING_RECORDING_WAKES = "news-during-recording-wakes-2026-12"
 """Order: 3PL news that arrives while shipments are recorded is acted on at once, not at the next poll."""
+
+SHIPMENT_NEWS_IS_A_HINT = "shipment-news-is-a-hint-2026-12"
+"""Order: a 3PL webhook only says which 3PL order changed; the run reads that order from the 3PL before it
+records anything (a forged or stale event cannot reach the ERP). Runs that began fulfilment earlier keep
+applying the webhook's shipment as it came."""
