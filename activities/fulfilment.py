@@ -142,6 +142,12 @@ class FulfilmentActivities:
             await self._stores.client(ref.store_id).update_order_status(ref.order_id, "completed")
 
     @activity.defn
+    async def release_unshipped_units(self, ref: OrderRef) -> None:
+        """Units refunded before they shipped will never ship: the ERP stops holding stock for them."""
+        with as_temporal_errors():
+            await self._erp.release_unshipped(sales_order_key(ref.store_id, ref.order_id))
+
+    @activity.defn
     async def invoice_sales_order(self, request: InvoiceRequest) -> ErpInvoice:
         with as_temporal_errors():
             return await self._erp.invoice_sales_order(
@@ -158,6 +164,7 @@ class FulfilmentActivities:
             self.record_shipment_in_erp,
             self.record_shipment_on_store_order,
             self.complete_store_order,
+            self.release_unshipped_units,
             self.invoice_sales_order,
         ]
 

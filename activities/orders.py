@@ -1,4 +1,5 @@
 """Order-to-cash activities: each one calls one system and is safe to run twice."""
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
@@ -9,6 +10,7 @@ from activities.store_notes import note_once
 from adapters.erp import Erp, ErpCustomer, SalesOrder
 from canonical import Order
 from canonical.keys import customer_key, sales_order_key, store_note_marker
+from canonical.returns import LineKind
 
 if TYPE_CHECKING:  # the workflow imports this module for its inputs; keep HTTP clients out of its sandbox
     from activities.stores import StoreDirectory
@@ -68,6 +70,20 @@ class OrderActivities:
             return await self._erp.cancel_sales_order(sales_order_key(ref.store_id, ref.order_id))
 
     @activity.defn
+    async def read_refunded_units(self, ref: OrderRef) -> dict[str, Decimal]:
+        """SKU → units the store's refunds gave back (a refund line names the order line it refunds)."""
+        with as_temporal_errors():
+            store = self._stores.client(ref.store_id)
+            lines = [line for refund in await store.list_refunds(ref.order_id) for line in refund.lines
+                     if line.kind == LineKind.PRODUCT and line.quantity]  # fmt: skip
+            skus = {line.line_id: line.sku for line in (await store.get_order(ref.order_id)).lines} if lines else {}
+        units: dict[str, Decimal] = {}
+        for line in lines:
+            if sku := skus.get(line.line_id) or line.sku:
+                units[sku] = units.get(sku, Decimal(0)) + line.quantity
+        return units
+
+    @activity.defn
     async def record_sale_on_store_order(self, sale: SaleOnStoreOrder) -> None:
         """Private note + order meta with the ERP sale number."""
         with as_temporal_errors():
@@ -92,6 +108,7 @@ class OrderActivities:
             self.ensure_customer,
             self.create_sales_order,
             self.cancel_sales_order,
+            self.read_refunded_units,
             self.record_sale_on_store_order,
             self.record_cancellation_on_store_order,
         ]

@@ -112,6 +112,10 @@ class Erp(Protocol):
         is split so the rest stays open for later shipments.
         """
 
+    async def release_unshipped(self, key: str) -> None:
+        """Nothing more of the sale will ship (the rest was refunded): cancel what it still holds open, so the
+        sale is done and its units are no longer reserved. Idempotent."""
+
     async def invoice_sales_order(self, key: str, payment: Payment, amount: Money) -> ErpInvoice:
         """Post the sale's invoice and record the store's payment against it; idempotent."""
 

@@ -13,6 +13,7 @@ from decimal import Decimal
 from adapters.erp import ErpShipment
 from adapters.errors import BusinessError
 from adapters.tryton_rpc import SYSTEM, TrytonRpc
+from adapters.tryton_workflow import ignore_exceptions
 from canonical.fulfilment import FulfilmentLine
 
 OPEN = {"draft", "waiting", "assigned", "picked", "packed"}
@@ -37,6 +38,18 @@ async def ship_sale(rpc: TrytonRpc, sale_id: int, shipment_ref: str, lines: list
         recorded = await _set_aside(rpc, sale, shipments, shipment_ref, _by_sku(shipment_ref, lines))
     await _complete(rpc, recorded["id"], recorded["state"])
     return await _read_shipment(rpc, recorded["id"], shipment_ref)
+
+
+async def release_unshipped(rpc: TrytonRpc, sale_id: int) -> None:
+    """Cancel the sale's shipments still open (what was refunded before it shipped) and accept that as the
+    sale's shipment exception, the way a Tryton user would: the sale is then done and holds no stock."""
+    (sale,) = await rpc.call("sale.sale", "read", [sale_id], ["shipments"])
+    shipments = await rpc.call("stock.shipment.out", "read", sale["shipments"], ["state"])
+    if open_ids := [s["id"] for s in shipments if s["state"] in OPEN]:
+        await rpc.call("stock.shipment.out", "cancel", open_ids)
+    (states,) = await rpc.call("sale.sale", "read", [sale_id], ["shipment_state"])
+    if states["shipment_state"] == "exception":
+        await ignore_exceptions(rpc, sale_id, "sale.handle.shipment.exception", "moves")
 
 
 async def _set_aside(rpc: TrytonRpc, sale: dict, shipments: list[dict], shipment_ref: str, wanted: dict) -> dict:

@@ -17,7 +17,7 @@ from temporalio.worker import Worker
 from activities.fulfilment import InvoiceRequest, ShipmentOfOrder
 from activities.orders import CancellationOnStoreOrder, OrderRef, SaleOnStoreOrder, SalesOrderRequest
 from adapters.erp import ErpCustomer, ErpInvoice, InvoiceState, SalesOrder, SalesOrderState
-from canonical import Order, OrderStatus
+from canonical import Order, OrderStatus, RefundSummary
 from canonical.fulfilment import (
     CancelOutcome,
     CancelResult,
@@ -54,6 +54,7 @@ class FakeSystems:
 
     def __init__(self, create_failures: int = 0, cancellable: bool = True, invoice_failures: int = 0) -> None:
         self.calls: list[str] = []
+        self.refunded: dict[str, Decimal] = {}  # SKU → units the store refunded
         self.create_failures = create_failures
         self.invoice_failures = invoice_failures
         self.cancellable = cancellable
@@ -105,10 +106,11 @@ class FakeSystems:
         async def create_fulfilment_order(request: FulfilmentRequest) -> FulfilmentOrder:
             self.calls.append(f"create_fulfilment_order:{request.reference}:{request.center_id}")
             number = len(self.threepl) + 1
+            waiting = shipment(ShipmentStatus.PROCESSING, tracking=False, shipment_id=f"S{number}",
+                               centre=request.center_id or "1").model_copy(update={"lines": request.lines})
             self.threepl[request.reference] = FulfilmentOrder(
                 order_ref=str(500 + number), reference=request.reference, status=FulfilmentOrderStatus.PROCESSING,
-                shipments=(shipment(ShipmentStatus.PROCESSING, tracking=False, shipment_id=f"S{number}",
-                                    centre=request.center_id or "1"),),
+                shipments=(waiting,),
             )  # fmt: skip
             return self.threepl[request.reference]
 
@@ -117,12 +119,24 @@ class FakeSystems:
             self.calls.append("get_fulfilment_order")
             return self.threepl[reference]
 
+        @activity.defn(name="read_refunded_units")
+        async def read_refunded_units(ref: OrderRef) -> dict[str, Decimal]:
+            self.calls.append("read_refunded_units")
+            return dict(self.refunded)
+
+        @activity.defn(name="release_unshipped_units")
+        async def release_unshipped_units(ref: OrderRef) -> None:
+            self.calls.append("release_unshipped_units")
+
         @activity.defn(name="cancel_fulfilment_order")
         async def cancel_fulfilment_order(reference: str) -> CancelResult:
             self.calls.append("cancel_fulfilment_order")
             if not self.cancellable:
                 raise ApplicationError("3PL order can no longer be fully cancelled (shipments S1 are picked)",
                                        type="BusinessError", non_retryable=True)  # fmt: skip
+            order = self.threepl[reference]
+            self.threepl[reference] = order.model_copy(update={"status": FulfilmentOrderStatus.CANCELLED, "shipments": tuple(
+                s.model_copy(update={"status": ShipmentStatus.CANCELLED}) for s in order.shipments)})  # fmt: skip
             return CancelResult(outcome=CancelOutcome.CANCELLED)
 
         @activity.defn(name="cancel_fulfilment_shipment")
@@ -156,7 +170,8 @@ class FakeSystems:
 
         return [ensure_customer, create_sales_order, cancel_sales_order, record_sale_on_store_order,
                 record_cancellation_on_store_order, plan_fulfilment, create_fulfilment_order, get_fulfilment_order,
-                cancel_fulfilment_order, cancel_fulfilment_shipment, record_shipment_in_erp,
+                cancel_fulfilment_order, cancel_fulfilment_shipment, record_shipment_in_erp, read_refunded_units,
+                release_unshipped_units,
                 record_shipment_on_store_order, complete_store_order, invoice_sales_order]  # fmt: skip
 
 
@@ -488,3 +503,59 @@ async def test_a_3pl_shipment_of_what_was_not_asked_for_parks_before_the_erp(tim
         parked = (await handle.query(OrderToCashWorkflow.progress)).parked
     assert reason in parked.reason and "test-store:1001:any" in parked.reason
     assert not [call for call in systems.calls if call.startswith("record_shipment_in_erp")]
+
+
+def refunded_snapshot(minutes_later: int = 20) -> Order:
+    """The store order after the merchant refunded one tee (WooCommerce lists the refund on the order)."""
+    return canonical_order(minutes_later=minutes_later).model_copy(
+        update={"refunds": (RefundSummary(refund_id="501", amount=eur("20.00")),)})
+
+
+def one_tee(status: ShipmentStatus, shipment_id: str) -> Shipment:
+    return shipment(status, shipment_id=shipment_id).model_copy(
+        update={"lines": (FulfilmentLine(sku="TEE-CLASSIC", name="Classic Tee", quantity=Decimal(1)),)})
+
+
+async def test_a_unit_refunded_before_the_warehouse_is_asked_is_never_sent_to_it(time_skipping, task_queue):
+    systems = FakeSystems()
+    systems.refunded = {"TEE-CLASSIC": Decimal(1)}
+    async with worker(time_skipping, task_queue, systems):
+        handle = await start_run(time_skipping, task_queue, refunded_snapshot())
+        await reach(handle, OrderStage.AWAITING_SHIPMENT)
+        (sent,) = systems.threepl.values()
+        assert [(line.sku, line.quantity) for line in sent.shipments[0].lines] == [("TEE-CLASSIC", Decimal(1))]
+        await tell(handle, systems, REFERENCE, one_tee(ShipmentStatus.SHIPPED, "S1"))
+        outcome = await handle.result()
+    assert outcome.stage == OrderStage.COMPLETED
+    assert systems.calls[-3:] == ["complete_store_order", "release_unshipped_units", "invoice_sales_order:40.00:ch_1"]
+
+
+async def test_a_unit_refunded_while_at_the_warehouse_is_taken_off_its_3pl_order(time_skipping, task_queue):
+    systems = FakeSystems()
+    async with worker(time_skipping, task_queue, systems):
+        handle = await start_run(time_skipping, task_queue, canonical_order())
+        await reach(handle, OrderStage.AWAITING_SHIPMENT)
+        systems.refunded = {"TEE-CLASSIC": Decimal(1)}
+        await handle.signal(OrderToCashWorkflow.store_order_changed, refunded_snapshot())
+        await eventually(lambda: asyncio.sleep(0, list(systems.threepl)), lambda refs: len(refs) == 2)
+        await reach(handle, OrderStage.AWAITING_SHIPMENT)
+        first, second = systems.threepl.values()
+        assert first.status == FulfilmentOrderStatus.CANCELLED
+        assert [(line.sku, line.quantity) for line in second.shipments[0].lines] == [("TEE-CLASSIC", Decimal(1))]
+        await tell(handle, systems, second.reference, one_tee(ShipmentStatus.SHIPPED, second.shipments[0].shipment_id))
+        outcome = await handle.result()
+    assert outcome.stage == OrderStage.COMPLETED
+    assert "cancel_sales_order" not in systems.calls and "release_unshipped_units" in systems.calls
+
+
+async def test_a_unit_refunded_after_it_was_picked_parks_for_a_person(time_skipping, task_queue):
+    systems = FakeSystems(cancellable=False)
+    async with worker(time_skipping, task_queue, systems):
+        handle = await start_run(time_skipping, task_queue, canonical_order())
+        await reach(handle, OrderStage.AWAITING_SHIPMENT)
+        systems.refunded = {"TEE-CLASSIC": Decimal(1)}
+        await handle.signal(OrderToCashWorkflow.store_order_changed, refunded_snapshot())
+        await reach(handle, OrderStage.PARKED)
+        parked = (await handle.query(OrderToCashWorkflow.progress)).parked
+    assert "refunded" in parked.reason and "1 × TEE-CLASSIC" in parked.reason
+    assert len(systems.threepl) == 1

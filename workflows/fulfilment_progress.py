@@ -16,7 +16,7 @@ NEEDS_DECISION = {ShipmentStatus.EXCEPTION, ShipmentStatus.ON_HOLD}
 
 
 class FulfilmentProgress(BaseModel):
-    ordered: dict[str, Decimal] = {}  # SKU → quantity the customer bought
+    ordered: dict[str, Decimal] = {}  # SKU → units this run ships: bought, less what was refunded before
     requests: dict[str, FulfilmentRequest] = {}  # 3PL orders, by our reference
     shipments: dict[str, Shipment] = {}  # latest known state, by shipment id
     shipment_reference: dict[str, str] = {}  # shipment id → 3PL order reference
@@ -99,6 +99,41 @@ class FulfilmentProgress(BaseModel):
     def needing_decision(self) -> list[Shipment]:
         return [s for s in self.shipments.values() if s.status in NEEDS_DECISION]
 
+    def withdraw(self, reference: str) -> None:
+        """The 3PL order `reference` was cancelled: none of its shipments will leave."""
+        for shipment_id, ref in list(self.shipment_reference.items()):
+            shipment = self.shipments[shipment_id]
+            if ref == reference and shipment.status not in LEFT_WAREHOUSE:
+                self.shipments[shipment_id] = shipment.model_copy(update={"status": ShipmentStatus.CANCELLED})
+
+    def owe_less(self, units: dict[str, Decimal]) -> dict[str, dict[str, Decimal]]:
+        """The customer is owed `units` fewer (refunded before they shipped): per 3PL order, the units still
+        waiting there that must no longer ship (newest 3PL order first)."""
+        for sku, quantity in units.items():
+            if sku in self.ordered:
+                self.ordered[sku] = max(self.ordered[sku] - quantity, Decimal(0))
+        shipped = self._units(self._shipped())
+        waiting = {reference: self.waiting_at(reference) for reference in reversed(list(self.requests))}
+        too_many = {sku: shipped.get(sku, Decimal(0)) + sum((w.get(sku, Decimal(0)) for w in waiting.values()),
+                                                            Decimal(0)) - quantity
+                    for sku, quantity in self.ordered.items()}  # fmt: skip
+        cuts: dict[str, dict[str, Decimal]] = {}
+        for reference, lines in waiting.items():
+            for sku, quantity in lines.items():
+                cut = min(quantity, max(too_many.get(sku, Decimal(0)), Decimal(0)))
+                if cut > 0:
+                    cuts.setdefault(reference, {})[sku] = cut
+                    too_many[sku] -= cut
+        return cuts
+
+    def waiting_at(self, reference: str) -> dict[str, Decimal]:
+        """SKU → units 3PL order `reference` still has to ship (its open shipments; all it was asked for while
+        the 3PL shows none)."""
+        shipments = [self.shipments[i] for i, ref in self.shipment_reference.items() if ref == reference]
+        if not shipments:
+            return self._units_of(self.requests[reference].lines)
+        return self._units(s for s in shipments if s.status not in LEFT_WAREHOUSE | {ShipmentStatus.CANCELLED})
+
     def lines_to_reroute(self, stuck: Shipment) -> list[FulfilmentLine]:
         """The stuck shipment's lines; if the 3PL gave none, whatever is neither shipped nor on its way."""
         if stuck.lines:
@@ -116,11 +151,8 @@ class FulfilmentProgress(BaseModel):
 
     @property
     def everything_shipped(self) -> bool:
-        shipped: dict[str, Decimal] = {}
-        for shipment in self._shipped():
-            for line in shipment.lines:
-                shipped[line.sku] = shipped.get(line.sku, Decimal(0)) + line.quantity
-        return bool(self.ordered) and all(shipped.get(sku, 0) >= qty for sku, qty in self.ordered.items())
+        shipped = self._units(self._shipped())
+        return all(shipped.get(sku, 0) >= qty for sku, qty in self.ordered.items())
 
     @property
     def everything_recorded(self) -> bool:
@@ -130,3 +162,14 @@ class FulfilmentProgress(BaseModel):
 
     def _shipped(self) -> list[Shipment]:
         return [s for s in self.shipments.values() if s.status in LEFT_WAREHOUSE]
+
+    @classmethod
+    def _units(cls, shipments) -> dict[str, Decimal]:
+        return cls._units_of(line for shipment in shipments for line in shipment.lines)
+
+    @staticmethod
+    def _units_of(lines) -> dict[str, Decimal]:
+        units: dict[str, Decimal] = {}
+        for line in lines:
+            units[line.sku] = units.get(line.sku, Decimal(0)) + line.quantity
+        return units

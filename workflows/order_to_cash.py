@@ -55,6 +55,9 @@ class OrderToCashWorkflow:
         self._shipment_news = False
         self._news_is_a_hint = False
         self._hinted: set[str] = set()  # 3PL orders a webhook said changed, to read from the 3PL
+        self._refunds_stop_shipping = False
+        self._refunds_read: set[str] = set()  # the store refunds `_refunded` counts
+        self._refunded: dict[str, Decimal] = {}  # SKU → units the store refunded
         self._late = False
 
     @workflow.run
@@ -120,20 +123,27 @@ class OrderToCashWorkflow:
     async def _fulfil(self) -> None:
         """Send the lines to the warehouse(s), then follow every shipment until all of them left."""
         self._news_is_a_hint = workflow.patched(versions.SHIPMENT_NEWS_IS_A_HINT)
+        self._refunds_stop_shipping = workflow.patched(versions.REFUNDS_STOP_SHIPPING)
+        to_ship = self._current
+        if self._refunds_changed:
+            await self._read_refunds()
+            to_ship = _less(to_ship, self._refunded)
         plan = await self._step(
             OrderStage.PLANNING_FULFILMENT,
             lambda: workflow.execute_activity_method(
-                FulfilmentActivities.plan_fulfilment, self._current, **_threepl_call("Route lines to centres")
+                FulfilmentActivities.plan_fulfilment, to_ship, **_threepl_call("Route lines to centres")
             ),
         )
         self._fulfilment = FulfilmentProgress.for_lines(
-            [FulfilmentLine(sku=line.sku or "", quantity=line.quantity) for line in self._current.lines]
+            [FulfilmentLine(sku=line.sku or "", quantity=line.quantity) for line in to_ship.lines]
         )
         for request in plan:
             await self._send_to_warehouse(request)
         sla_due = workflow.now() + self._input.fulfilment_sla
         while True:
             self._shipment_news = False  # news from here on wakes the wait below
+            if self._refunds_changed:
+                await self._take_refunded_units_off()
             await self._read_what_changed()
             await self._record_shipments()
             if self._fulfilment.everything_shipped and self._fulfilment.everything_recorded:
@@ -170,7 +180,9 @@ class OrderToCashWorkflow:
             wait = min(wait, sla_due - workflow.now())
         try:
             await workflow.wait_condition(
-                lambda: self._shipment_news or self._steps.cancelled, timeout=wait, timeout_summary="3PL poll"
+                lambda: self._shipment_news or self._steps.cancelled or self._refunds_changed,
+                timeout=wait,
+                timeout_summary="3PL poll",
             )
         except TimeoutError:
             await self._poll_3pl()
@@ -190,6 +202,43 @@ class OrderToCashWorkflow:
                 quiet=True,
             )
             self._progress.apply_order(order)
+
+    async def _read_refunds(self) -> dict[str, Decimal]:
+        """SKU → units refunded since the last read (the store's refunds are read, not the webhook's copy)."""
+        self._refunds_read = self._refund_ids
+        refunded = await self._step(
+            OrderStage.PLANNING_FULFILMENT if self._fulfilment is None else OrderStage.AWAITING_SHIPMENT,
+            lambda: workflow.execute_activity_method(
+                OrderActivities.read_refunded_units, self._order_ref, **_store_call("Read the store's refunds")
+            ),
+            name="read refunds",
+            quiet=True,
+        )
+        more = {sku: units - self._refunded.get(sku, Decimal(0)) for sku, units in refunded.items()}
+        self._refunded = refunded
+        return {sku: units for sku, units in more.items() if units > 0}
+
+    async def _take_refunded_units_off(self) -> None:
+        """Units refunded while their 3PL order still waits are taken off it: that 3PL order is cancelled and
+        what else it held goes out again as a new part. Units already picked park for a person."""
+        for reference, cut in self._progress.owe_less(await self._read_refunds()).items():
+            request = self._progress.requests[reference]
+            units = ", ".join(f"{quantity:g} × {sku}" for sku, quantity in sorted(cut.items()))
+            await self._steps.run(
+                OrderStage.REROUTING,
+                lambda: self._cancel_at_3pl(reference),
+                name=f"take refunded units off {reference}",
+                why=lambda reason: f"{units} refunded in the store, but 3PL order {reference} cannot drop them: "
+                f"{reason}. Stop them at the warehouse, then retry; or cancel the order",
+            )
+            left = {sku: quantity - cut.get(sku, Decimal(0)) for sku, quantity in
+                    self._progress.waiting_at(reference).items()}  # fmt: skip
+            self._progress.withdraw(reference)
+            lines = tuple(line.model_copy(update={"quantity": left[line.sku]}) for line in request.lines
+                          if left.get(line.sku, Decimal(0)) > 0)  # fmt: skip
+            if lines:
+                part = fulfilment_reference(self._store_id, self._order_id, len(self._progress.requests) + 1)
+                await self._send_to_warehouse(request.model_copy(update={"reference": part, "lines": lines}))
 
     async def _read_what_changed(self) -> None:
         """Webhooks are hints: read the 3PL orders they named from the 3PL itself."""
@@ -272,10 +321,18 @@ class OrderToCashWorkflow:
             OrderStage.COMPLETING_STORE_ORDER,
             lambda: workflow.execute_activity_method(
                 FulfilmentActivities.complete_store_order,
-                OrderRef(store_id=self._store_id, order_id=self._order_id),
+                self._order_ref,
                 **_store_call("Mark the store order completed"),
             ),
         )
+        if any(self._refunded.values()):
+            await self._step(
+                OrderStage.INVOICING,
+                lambda: workflow.execute_activity_method(
+                    FulfilmentActivities.release_unshipped_units, self._order_ref,
+                    **_erp_call("Release what the ERP still holds for refunded units"),
+                ),  # fmt: skip
+            )
         await self._step(
             OrderStage.INVOICING,
             lambda: workflow.execute_activity_method(
@@ -292,7 +349,7 @@ class OrderToCashWorkflow:
     async def _cancel_sales_order(self) -> object:
         return await workflow.execute_activity_method(
             OrderActivities.cancel_sales_order,
-            OrderRef(store_id=self._store_id, order_id=self._order_id),
+            self._order_ref,
             **_erp_call("Cancel the ERP sale"),
         )
 
@@ -428,6 +485,18 @@ class OrderToCashWorkflow:
         return self._run
 
     @property
+    def _order_ref(self) -> OrderRef:
+        return OrderRef(store_id=self._store_id, order_id=self._order_id)
+
+    @property
+    def _refund_ids(self) -> set[str]:
+        return {refund.refund_id for refund in self._order.refunds} if self._order else set()
+
+    @property
+    def _refunds_changed(self) -> bool:
+        return self._refunds_stop_shipping and self._refund_ids != self._refunds_read
+
+    @property
     def _flagged(self) -> bool:
         return self._late or bool(self._run and self._run.needs_attention_because)
 
@@ -508,6 +577,18 @@ class OrderToCashWorkflow:
 
     def _outcome(self, note: str) -> OrderOutcome:
         return OrderOutcome(stage=self._stage, erp_sale_number=self._sale_number, note=note)
+
+
+def _less(order: Order, units: dict[str, Decimal]) -> Order:
+    """The order without `units` (SKU → quantity), taken off its lines in order."""
+    left = dict(units)
+    lines = []
+    for line in order.lines:
+        take = min(left.get(line.sku or "", Decimal(0)), line.quantity)
+        left[line.sku or ""] = left.get(line.sku or "", Decimal(0)) - take
+        if line.quantity > take:
+            lines.append(line.model_copy(update={"quantity": line.quantity - take}))
+    return order.model_copy(update={"lines": tuple(lines)})
 
 
 def _erp_call(summary: str) -> dict:

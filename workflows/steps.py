@@ -99,11 +99,20 @@ class Steps:
         """A cancellation was accepted: waits end on it, and the next step stops the run."""
         return bool(self.cancel_reason)
 
-    async def run(self, stage: Any, call: Callable[[], Awaitable[T]], *, name: str = "", quiet: bool = False) -> T:
+    async def run(
+        self,
+        stage: Any,
+        call: Callable[[], Awaitable[T]],
+        *,
+        name: str = "",
+        quiet: bool = False,
+        why: Callable[[str], str] = str,
+    ) -> T:
         """Run one step; on failure park until an operator retries, or a cancellation stops the run.
 
         While undoing, an operator may instead leave the step as it is: it then returns `LEFT`.
-        `quiet` steps (polls) neither publish their stage nor count as done.
+        `quiet` steps (polls) neither publish their stage nor count as done; `why` puts the failure in the
+        step's own words for the parked reason.
         """
         name = name or str(stage)
         while True:
@@ -114,7 +123,7 @@ class Steps:
             try:
                 result = await call()
             except ActivityError as err:
-                decision = await self.park(name, failure_reason(err))
+                decision = await self.park(name, why(failure_reason(err)))
                 if decision.kind == CANCEL:
                     if not self.undoing:
                         raise Stop() from None

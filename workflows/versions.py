@@ -13,3 +13,7 @@ SHIPMENT_NEWS_IS_A_HINT = "shipment-news-is-a-hint-2026-12"
 """Order: a 3PL webhook only says which 3PL order changed; the run reads that order from the 3PL before it
 records anything (a forged or stale event cannot reach the ERP). Runs that began fulfilment earlier keep
 applying the webhook's shipment as it came."""
+
+REFUNDS_STOP_SHIPPING = "refunds-stop-shipping-2026-12"
+"""Order: units the merchant refunds before they ship are not sent to the warehouse, or are taken off the
+3PL order still waiting (cancelled and sent again without them); the ERP's shipment of them is released."""
