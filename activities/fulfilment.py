@@ -53,9 +53,15 @@ class FulfilmentActivities:
 
     @activity.defn
     async def plan_fulfilment(self, order: Order) -> list[FulfilmentRequest]:
-        """One 3PL order per centre the lines are routed to (see `activities/routing.py`)."""
-        lines = [FulfilmentLine(sku=line.sku or "", name=line.name, quantity=line.quantity) for line in order.lines]
+        """One 3PL order per centre the lines are routed to (see `activities/routing.py`), for what the ERP has
+        not yet recorded as shipped: the ERP, not a run's memory, is the durable record of what left, so a
+        new run for an order whose old run is gone never ships it again."""
         with as_temporal_errors():
+            shipped = await self._erp.shipped_units(sales_order_key(order.store_id, order.order_id))
+            lines = [FulfilmentLine(sku=line.sku or "", name=line.name, quantity=line.quantity)
+                     for line in order.without(shipped).lines]  # fmt: skip
+            if not lines:
+                return []
             if self._policy.route_by_stock:
                 stock = await self._threepl.stock_by_center(sorted({line.sku for line in lines}))
                 routed = route_by_stock(lines, stock)

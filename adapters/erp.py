@@ -5,6 +5,7 @@ Implementations (see `adapters/tryton.py`) must make `create_sales_order` idempo
 second sale.
 """
 from collections.abc import Sequence
+from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol
 
@@ -111,6 +112,9 @@ class Erp(Protocol):
         Idempotent per `shipment_ref`. When only part of the sale ships, the ERP's customer shipment
         is split so the rest stays open for later shipments.
         """
+
+    async def shipped_units(self, key: str) -> dict[str, Decimal]:
+        """SKU → units of the sale delivered to the customer so far; empty if there is no such sale."""
 
     async def release_unshipped(self, key: str) -> None:
         """Nothing more of the sale will ship (the rest was refunded): cancel what it still holds open, so the

@@ -22,7 +22,7 @@ from adapters.tryton_credit_notes import post_credit_note
 from adapters.tryton_invoicing import invoice_sale
 from adapters.tryton_returns import cancel_return, create_return, receive_return
 from adapters.tryton_rpc import SYSTEM, TrytonRpc, TrytonUserError
-from adapters.tryton_shipping import release_unshipped, ship_sale
+from adapters.tryton_shipping import release_unshipped, ship_sale, shipped_units
 from adapters.tryton_stock import available_stock, stock_changes
 from adapters.tryton_workflow import confirm_sale, ignore_exceptions
 from canonical import Address, Customer, Money, Order, Payment, TaxAmount
@@ -130,6 +130,11 @@ class TrytonErp:
         the assignment is forced (`assign_force`), and Tryton's stock goes negative until a count.
         """
         return await ship_sale(self._rpc, await self._existing_sale(key), shipment_ref, lines)
+
+    async def shipped_units(self, key: str) -> dict[str, Decimal]:
+        """Done moves of the sale's lines to the customer location."""
+        sale_id = await self._find_sale(key)
+        return {} if sale_id is None else await shipped_units(self._rpc, sale_id)
 
     async def release_unshipped(self, key: str) -> None:
         """Cancel the sale's open shipments and accept the exception (see `tryton_shipping`)."""

@@ -40,6 +40,14 @@ async def ship_sale(rpc: TrytonRpc, sale_id: int, shipment_ref: str, lines: list
     return await _read_shipment(rpc, recorded["id"], shipment_ref)
 
 
+async def shipped_units(rpc: TrytonRpc, sale_id: int) -> dict[str, Decimal]:
+    """SKU → units of the sale's lines delivered to the customer (done moves to a customer location)."""
+    (sale,) = await rpc.call("sale.sale", "read", [sale_id], ["lines"])
+    domain = [("origin", "in", [f"sale.line,{line_id}" for line_id in sale["lines"]]), ("state", "=", "done"),
+              ("to_location.type", "=", "customer")]  # fmt: skip
+    return dict(_totals(await rpc.call("stock.move", "search_read", domain, 0, None, None, MOVE_FIELDS)))
+
+
 async def release_unshipped(rpc: TrytonRpc, sale_id: int) -> None:
     """Cancel the sale's shipments still open (what was refunded before it shipped) and accept that as the
     sale's shipment exception, the way a Tryton user would: the sale is then done and holds no stock."""

@@ -168,5 +168,17 @@ class Order(_Model):
         still pay the order (WooCommerce's "pay for order" link), so a failed order keeps waiting."""
         return self.status in (OrderStatus.CANCELLED, OrderStatus.REFUNDED)
 
+    def without(self, units: dict[str, Decimal]) -> "Order":
+        """The order less `units` (SKU → quantity, e.g. refunded or already shipped), taken off line by line."""
+        left = dict(units)
+        lines = []
+        for line in self.lines:
+            sku = line.sku or ""
+            taken = min(left.get(sku, Decimal(0)), line.quantity)
+            left[sku] = left.get(sku, Decimal(0)) - taken
+            if line.quantity > taken:
+                lines.append(line.model_copy(update={"quantity": line.quantity - taken}))
+        return self.model_copy(update={"lines": tuple(lines)})
+
     def tax_rate(self, rate_id: str) -> TaxRate | None:
         return next((r for r in self.tax_rates if r.rate_id == rate_id), None)

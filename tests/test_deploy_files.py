@@ -1,8 +1,11 @@
 """The production Temporal compose file stays valid and registers exactly our search attributes."""
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import yaml
+
+from config import ReturnPolicy
 
 from workflows import search_attributes as sa
 from workflows.search_attributes import dev_server_flags
@@ -26,3 +29,12 @@ def test_compose_registers_the_same_search_attributes_as_the_dev_server():
     expected = dict(flag.split("=") for flag in dev_server_flags()[1::2])
     assert registered == expected
     assert set(registered) == {key.name for key in sa.ALL}
+
+
+def test_closed_runs_are_kept_as_long_as_a_return_may_still_come():
+    compose = yaml.safe_load(COMPOSE.read_text())
+    kept = compose["services"]["temporal"]["environment"]["DEFAULT_NAMESPACE_RETENTION"]
+    command = " ".join(compose["services"]["search-attributes"]["command"])
+    assert f"namespace update --retention {kept} default" in command
+    policy = ReturnPolicy()
+    assert timedelta(days=int(kept.removesuffix("d"))) >= policy.window + policy.receive_window

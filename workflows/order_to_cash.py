@@ -25,7 +25,7 @@ with workflow.unsafe.imports_passed_through():
         SalesOrderRequest,
     )
     from canonical import Order
-    from canonical.fulfilment import FulfilmentLine, FulfilmentRequest, Shipment, ShipmentStatus
+    from canonical.fulfilment import FulfilmentRequest, Shipment, ShipmentStatus
     from canonical.keys import fulfilment_reference
     from workflows import search_attributes as sa
     from workflows.fulfilment_progress import FulfilmentProgress
@@ -127,16 +127,14 @@ class OrderToCashWorkflow:
         to_ship = self._current
         if self._refunds_changed:
             await self._read_refunds()
-            to_ship = _less(to_ship, self._refunded)
+            to_ship = to_ship.without(self._refunded)
         plan = await self._step(
             OrderStage.PLANNING_FULFILMENT,
             lambda: workflow.execute_activity_method(
                 FulfilmentActivities.plan_fulfilment, to_ship, **_threepl_call("Route lines to centres")
             ),
         )
-        self._fulfilment = FulfilmentProgress.for_lines(
-            [FulfilmentLine(sku=line.sku or "", quantity=line.quantity) for line in to_ship.lines]
-        )
+        self._fulfilment = FulfilmentProgress.for_lines([line for request in plan for line in request.lines])
         for request in plan:
             await self._send_to_warehouse(request)
         sla_due = workflow.now() + self._input.fulfilment_sla
@@ -577,18 +575,6 @@ class OrderToCashWorkflow:
 
     def _outcome(self, note: str) -> OrderOutcome:
         return OrderOutcome(stage=self._stage, erp_sale_number=self._sale_number, note=note)
-
-
-def _less(order: Order, units: dict[str, Decimal]) -> Order:
-    """The order without `units` (SKU → quantity), taken off its lines in order."""
-    left = dict(units)
-    lines = []
-    for line in order.lines:
-        take = min(left.get(line.sku or "", Decimal(0)), line.quantity)
-        left[line.sku or ""] = left.get(line.sku or "", Decimal(0)) - take
-        if line.quantity > take:
-            lines.append(line.model_copy(update={"quantity": line.quantity - take}))
-    return order.model_copy(update={"lines": tuple(lines)})
 
 
 def _erp_call(summary: str) -> dict:
