@@ -559,3 +559,43 @@ async def test_a_unit_refunded_after_it_was_picked_parks_for_a_person(time_skipp
         parked = (await handle.query(OrderToCashWorkflow.progress)).parked
     assert "refunded" in parked.reason and "1 × TEE-CLASSIC" in parked.reason
     assert len(systems.threepl) == 1
+
+
+async def test_an_order_waiting_weeks_for_the_3pl_continues_as_new_and_still_ships_once(time_skipping, task_queue):
+    systems = FakeSystems()
+    async with worker(time_skipping, task_queue, systems):
+        order = canonical_order()
+        handle = await time_skipping.client.start_workflow(
+            OrderToCashWorkflow.run,
+            OrderRunInput(store_id=order.store_id, order_id=order.order_id, payment_window=timedelta(days=7),
+                          fulfilment_sla=SLA, shipment_poll_interval=POLL, continue_as_new_after_events=200),
+            id=f"order-{uuid.uuid4()}", task_queue=task_queue, start_signal="store_order_changed",
+            start_signal_args=[order],
+        )  # fmt: skip
+        await reach(handle, OrderStage.AWAITING_SHIPMENT)
+        await time_skipping.sleep(timedelta(days=21))  # a back-order: three weeks of hourly polls
+        latest = time_skipping.client.get_workflow_handle_for(OrderToCashWorkflow.run, handle.id)
+        assert (await latest.describe()).run_id != handle.result_run_id
+        progress = await latest.query(OrderToCashWorkflow.progress)
+        assert progress.stage == OrderStage.AWAITING_SHIPMENT and progress.fulfilment_late
+        assert progress.erp_sale_number == "SO-9"
+        await tell(latest, systems, REFERENCE, shipment(ShipmentStatus.SHIPPED))
+        outcome = await latest.result()
+        lengths = await history_lengths(time_skipping.client, handle.id, handle.result_run_id)
+    assert outcome.stage == OrderStage.COMPLETED and outcome.erp_sale_number == "SO-9"
+    assert len(lengths) > 3 and max(lengths) < 400, lengths
+    assert systems.calls.count("create_sales_order") == 1 and systems.calls.count("create_fulfilment_order:"
+                                                                                  f"{REFERENCE}:None") == 1
+    assert systems.calls.count("record_shipment_in_erp:S1") == 1 and systems.calls[-1] == "invoice_sales_order:40.00:ch_1"
+
+
+async def history_lengths(client, workflow_id: str, run_id: str) -> list[int]:
+    """Events per run, following the chain of continue-as-new from the first run."""
+    lengths = []
+    while run_id:
+        events = (await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()).events
+        lengths.append(len(events))
+        last = events[-1]
+        run_id = (last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+                  if last.HasField("workflow_execution_continued_as_new_event_attributes") else "")  # fmt: skip
+    return lengths

@@ -2,11 +2,13 @@
 
 Shared by the workflow, the webhook starter and the operator CLI.
 """
-from datetime import timedelta
+from datetime import datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 
 from pydantic import BaseModel
 
+from canonical import Order
 from canonical.fulfilment import Shipment
 from workflows.fulfilment_progress import FulfilmentProgress
 from workflows.steps import ParkedStep
@@ -41,6 +43,25 @@ class OrderRunInput(BaseModel):
     shipment_poll_interval: timedelta = timedelta(hours=1)
     needs_attention_because: str = ""
     """Flagged from the start (e.g. paid after an earlier run of the order closed); cleared once completed."""
+    continue_as_new_after_events: int = 2_000
+    resume: "OrderRunState | None" = None
+    """Set when a run continued as new while waiting for the 3PL."""
+
+
+class OrderRunState(BaseModel):
+    """What a run waiting for the 3PL carries into the next one when it continues as new."""
+
+    order: Order
+    sale_number: str
+    fulfilment: FulfilmentProgress
+    sla_due: datetime
+    late: bool = False
+    steps_done: list[str] = []
+    news_is_a_hint: bool = True
+    hinted: list[str] = []
+    refunds_stop_shipping: bool = True
+    refunds_read: list[str] = []
+    refunded: dict[str, Decimal] = {}
 
 
 class ShipmentNews(BaseModel):
@@ -73,3 +94,6 @@ class OrderOutcome(BaseModel):
     stage: OrderStage
     erp_sale_number: str = ""
     note: str = ""
+
+
+OrderRunInput.model_rebuild()

@@ -7,7 +7,7 @@ the store order with its tracking → store order completed → ERP invoice post
 A business error parks the run until an operator retries (or reroutes a stuck shipment)
 or cancels; a cancellation (store or operator) undoes what was done, newest first.
 """
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from temporalio import workflow
@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         OrderOutcome,
         OrderProgress,
         OrderRunInput,
+        OrderRunState,
         OrderStage,
         ShipmentNews,
     )
@@ -63,14 +64,18 @@ class OrderToCashWorkflow:
     @workflow.run
     async def run(self, run: OrderRunInput) -> OrderOutcome:
         self._run = run
+        if run.resume is not None:
+            self._resume(run.resume)
         await workflow.wait_condition(lambda: self._order is not None)
         self._publish_identity()
         try:
-            if not await self._payment_received(run.payment_window):
-                self._enter(OrderStage.PAYMENT_EXPIRED)
-                return self._outcome(f"not paid within {run.payment_window}")
-            await self._create_erp_sale()
-            await self._fulfil()
+            if run.resume is None:
+                if not await self._payment_received(run.payment_window):
+                    self._enter(OrderStage.PAYMENT_EXPIRED)
+                    return self._outcome(f"not paid within {run.payment_window}")
+                await self._create_erp_sale()
+                await self._send_to_fulfilment()
+            await self._follow_shipments(run.resume.sla_due if run.resume else workflow.now() + run.fulfilment_sla)
             await self._close_the_sale()
         except Stop:
             note = await self._undo_completed_steps()
@@ -120,8 +125,8 @@ class OrderToCashWorkflow:
             ),
         )
 
-    async def _fulfil(self) -> None:
-        """Send the lines to the warehouse(s), then follow every shipment until all of them left."""
+    async def _send_to_fulfilment(self) -> None:
+        """Route what is still owed to the warehouse(s) and ask each to ship its part."""
         self._news_is_a_hint = workflow.patched(versions.SHIPMENT_NEWS_IS_A_HINT)
         self._refunds_stop_shipping = workflow.patched(versions.REFUNDS_STOP_SHIPPING)
         to_ship = self._current
@@ -137,7 +142,9 @@ class OrderToCashWorkflow:
         self._fulfilment = FulfilmentProgress.for_lines([line for request in plan for line in request.lines])
         for request in plan:
             await self._send_to_warehouse(request)
-        sla_due = workflow.now() + self._input.fulfilment_sla
+
+    async def _follow_shipments(self, sla_due: datetime) -> None:
+        """Record every shipment that leaves until all of them left; decide on the stuck ones."""
         while True:
             self._shipment_news = False  # news from here on wakes the wait below
             if self._refunds_changed:
@@ -151,8 +158,39 @@ class OrderToCashWorkflow:
                 await self._question_implausible()
             elif stuck:
                 await self._decide_on(stuck[0])
+            elif self._history_is_long():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(self._input.model_copy(update={"resume": self._carried(sla_due)}))
             else:
                 await self._await_shipment_news(sla_due)
+
+    def _history_is_long(self) -> bool:
+        """Weeks of hourly polls (a back-order) would grow the history past what replays quickly."""
+        info = workflow.info()
+        too_long = info.get_current_history_length() > self._input.continue_as_new_after_events
+        return (too_long or info.is_continue_as_new_suggested()) and workflow.patched(
+            versions.LONG_WAITS_CONTINUE_AS_NEW
+        )
+
+    def _carried(self, sla_due: datetime) -> OrderRunState:
+        return OrderRunState(
+            order=self._current, sale_number=self._sale_number, fulfilment=self._progress, sla_due=sla_due,
+            late=self._late, steps_done=self._steps.done, news_is_a_hint=self._news_is_a_hint,
+            hinted=sorted(self._hinted), refunds_stop_shipping=self._refunds_stop_shipping,
+            refunds_read=sorted(self._refunds_read), refunded=self._refunded,
+        )  # fmt: skip
+
+    def _resume(self, state: OrderRunState) -> None:
+        """Pick up where the previous run continued as new: its facts, and the undos of what it did."""
+        self._order, self._sale_number, self._fulfilment = state.order, state.sale_number, state.fulfilment
+        self._late, self._steps.done = state.late, list(state.steps_done)
+        self._news_is_a_hint, self._hinted = state.news_is_a_hint, set(state.hinted)
+        self._refunds_stop_shipping, self._refunds_read = state.refunds_stop_shipping, set(state.refunds_read)
+        self._refunded = dict(state.refunded)
+        self._steps.on_cancel("cancel_sales_order", self._cancel_sales_order, only_if_later_steps_undone=True)
+        for reference in state.fulfilment.requests:
+            self._steps.on_cancel(f"cancel_fulfilment_order {reference}",
+                                  lambda reference=reference: self._cancel_at_3pl(reference))  # fmt: skip
 
     async def _send_to_warehouse(self, request: FulfilmentRequest) -> None:
         self._progress.requested(request)

@@ -17,3 +17,6 @@ applying the webhook's shipment as it came."""
 REFUNDS_STOP_SHIPPING = "refunds-stop-shipping-2026-12"
 """Order: units the merchant refunds before they ship are not sent to the warehouse, or are taken off the
 3PL order still waiting (cancelled and sent again without them); the ERP's shipment of them is released."""
+
+LONG_WAITS_CONTINUE_AS_NEW = "long-waits-continue-as-new-2026-12"
+"""Order: a run waiting for the 3PL continues as new once its history passes a few thousand events."""
