@@ -4,10 +4,13 @@ Signal-with-start on a workflow id derived from store + order id makes duplicate
 out-of-order webhooks (and the intake backstop) collapse onto one run.
 """
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from canonical import Order
 from canonical.keys import order_workflow_id, refund_workflow_id
@@ -19,31 +22,53 @@ from workflows.refund import RefundRunInput, RefundWorkflow
 log = logging.getLogger(__name__)
 
 
+class TooLargeForTemporal(Exception):
+    """Temporal refuses the event as larger than a run's input may be: sending it again can never help."""
+
+
+@contextmanager
+def refusing_what_never_fits() -> Iterator[None]:
+    """Temporal's size refusals as `TooLargeForTemporal`; every other refusal stays an `RPCError` (try again).
+
+    The history service refuses a payload over its blob limit (2 MB by default) as an invalid argument,
+    gRPC refuses a message over 4 MB as resource exhausted; neither depends on when it is sent.
+    """
+    try:
+        yield
+    except RPCError as err:
+        blob = err.status == RPCStatusCode.INVALID_ARGUMENT and "size exceeds limit" in err.message
+        message = err.status == RPCStatusCode.RESOURCE_EXHAUSTED and "larger than max" in err.message
+        if blob or message:
+            raise TooLargeForTemporal(f"too large for Temporal to take as a run's input: {err.message}") from err
+        raise
+
+
 async def hand_order_to_run(client: Client, task_queue: str, policy: OrderPolicy, order: Order) -> str | None:
     """Returns the workflow id, or None when that order's run has already finished (the event is logged)."""
     workflow_id = order_workflow_id(order.store_id, order.order_id)
     try:
-        await client.start_workflow(
-            OrderToCashWorkflow.run,
-            OrderRunInput(
-                store_id=order.store_id,
-                order_id=order.order_id,
-                payment_window=policy.payment_window,
-                fulfilment_sla=policy.fulfilment_sla,
-                shipment_poll_interval=policy.shipment_poll_interval,
-            ),
-            id=workflow_id,
-            task_queue=task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            start_signal="store_order_changed",
-            start_signal_args=[order],
-            static_summary=f"Order #{order.number} from store {order.store_id}",
-            static_details=(
-                f"Order-to-cash for WooCommerce order **#{order.number}** (id {order.order_id}) "
-                f"of store `{order.store_id}`: {len(order.lines)} line(s), "
-                f"total {order.total.amount} {order.total.currency}."
-            ),
-        )
+        with refusing_what_never_fits():
+            await client.start_workflow(
+                OrderToCashWorkflow.run,
+                OrderRunInput(
+                    store_id=order.store_id,
+                    order_id=order.order_id,
+                    payment_window=policy.payment_window,
+                    fulfilment_sla=policy.fulfilment_sla,
+                    shipment_poll_interval=policy.shipment_poll_interval,
+                ),
+                id=workflow_id,
+                task_queue=task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                start_signal="store_order_changed",
+                start_signal_args=[order],
+                static_summary=f"Order #{_shown(order.number)} from store {order.store_id}",
+                static_details=(
+                    f"Order-to-cash for WooCommerce order **#{_shown(order.number)}** (id {order.order_id}) "
+                    f"of store `{order.store_id}`: {len(order.lines)} line(s), "
+                    f"total {order.total.amount} {order.total.currency}."
+                ),
+            )
     except WorkflowAlreadyStartedError:
         log.info("order %s: run already finished; %s event not applied", workflow_id, order.store_status)
         return None
@@ -65,9 +90,14 @@ async def hand_refunds_to_runs(client: Client, task_queue: str, order: Order) ->
                 id=refund_workflow_id(order.store_id, order.order_id, f"wc{refund.refund_id}"),
                 task_queue=task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                static_summary=f"Refund {refund.refund_id} of order #{order.number} ({order.store_id})",
+                static_summary=f"Refund {refund.refund_id} of order #{_shown(order.number)} ({order.store_id})",
             )
             started += 1
         except WorkflowAlreadyStartedError:
             pass
     return started
+
+
+def _shown(number: str, most: int = 60) -> str:
+    """An order number as a list row shows it: a store may send any text as the number."""
+    return number if len(number) <= most else number[: most - 1] + "…"

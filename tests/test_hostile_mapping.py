@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
+from pydantic import ValidationError
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from adapters.shipbob_mapping import (
@@ -16,7 +17,8 @@ from adapters.shipbob_mapping import (
     shipment_from_webhook,
 )
 from adapters.woocommerce_orders import InvalidOrderPayload, order_from_woocommerce, refund_from_woocommerce
-from bench.hostile_bodies import HOSTILE_VALUES, WOOCOMMERCE_ORDER, json_paths, with_value
+from bench.hostile_bodies import HOSTILE_VALUES, RETURN_REQUEST, WOOCOMMERCE_ORDER, json_paths, with_value
+from starter.returns_endpoint import ReturnAsked
 from tests.test_woocommerce_mapping import REFUND
 
 DATA = Path(__file__).parent / "data"
@@ -59,6 +61,7 @@ MAPPERS = {
                        [load("shipbob", "return_completed_partial")]),
     "shipbob return inventory": (return_inventory_ids, InvalidShipBobPayload,
                                  [load("shipbob", "return_completed_partial")]),
+    "returns portal request": (ReturnAsked.model_validate, ValidationError, [RETURN_REQUEST]),
 }  # fmt: skip
 
 
