@@ -43,7 +43,8 @@ class RefundWorkflow:
 
     @workflow.run
     async def run(self, run: RefundRunInput) -> RefundOutcome:
-        workflow.upsert_search_attributes([sa.STORE_ID.value_set(run.store_id), sa.ORDER_ID.value_set(run.order_id)])
+        workflow.upsert_search_attributes([sa.STORE_ID.value_set(sa.keyword(run.store_id)),
+                                          sa.ORDER_ID.value_set(sa.keyword(run.order_id))])
         if run.request is not None:
             refund = await self._create_store_refund(run.request)
         else:
@@ -59,7 +60,7 @@ class RefundWorkflow:
                                                   "its own run posts the credit note"))  # fmt: skip
         if refund is None:
             return self._finish(RefundOutcome(note="given up by an operator"))
-        workflow.upsert_search_attributes([sa.REFUND_AMOUNT.value_set(float(refund.amount.amount))])
+        workflow.upsert_search_attributes([sa.REFUND_AMOUNT.value_set(sa.amount(float(refund.amount.amount)))])
         credit = await self._step("posting_credit_note", lambda: workflow.execute_activity_method(
             RefundActivities.post_credit_note,
             CreditNoteRequest(store_id=run.store_id, order_id=run.order_id, refund=refund),
@@ -133,7 +134,7 @@ class RefundWorkflow:
             [
                 sa.ORDER_STAGE.value_set(f"refund_{stage}"),
                 sa.NEEDS_ATTENTION.value_set(parked),
-                sa.PARKED_REASON.value_set(self._parked_reason) if parked else sa.PARKED_REASON.value_unset(),
+                sa.PARKED_REASON.value_set(sa.text(self._parked_reason)) if parked else sa.PARKED_REASON.value_unset(),
             ]
         )
         workflow.set_current_details(

@@ -60,8 +60,8 @@ class ReturnWorkflow:
         self._run = run
         order = run.order
         workflow.upsert_search_attributes(
-            [sa.STORE_ID.value_set(order.store_id), sa.ORDER_ID.value_set(order.order_id),
-             sa.ORDER_NUMBER.value_set(order.number), sa.RMA_ID.value_set(run.rma)]
+            [sa.STORE_ID.value_set(sa.keyword(order.store_id)), sa.ORDER_ID.value_set(sa.keyword(order.order_id)),
+             sa.ORDER_NUMBER.value_set(sa.keyword(order.number)), sa.RMA_ID.value_set(sa.keyword(run.rma))]
         )  # fmt: skip
         if run.needs_approval and not await self._approved():
             return self._finish("rejected", note="rejected by an operator")
@@ -226,7 +226,8 @@ class ReturnWorkflow:
             [
                 sa.ORDER_STAGE.value_set(f"return_{stage}"),
                 sa.NEEDS_ATTENTION.value_set(attention),
-                sa.PARKED_REASON.value_set(self._parked_reason) if stage == "parked" else sa.PARKED_REASON.value_unset(),
+                sa.PARKED_REASON.value_set(sa.text(self._parked_reason)) if stage == "parked"
+                else sa.PARKED_REASON.value_unset(),
             ]
         )
         workflow.set_current_details(

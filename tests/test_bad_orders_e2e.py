@@ -1,0 +1,78 @@
+"""Signed orders that are absurd but well-formed: accepted (nothing accepted is lost), never terminated by the
+server, parked with a reason a merchant can act on.
+
+The bodies are what a compromised or buggy store could sign; the sandbox store cannot hold such orders, so
+they are posted to the starter directly, copied from a real sandbox order with a fresh id."""
+import json
+import random
+
+import httpx
+import pytest
+from temporalio.client import WorkflowExecutionStatus
+
+from canonical.keys import order_workflow_id
+from starter.signatures import woocommerce_signature
+from tests.plugins.stack import STORE_ID, WEBHOOK_SECRET, OrderStack, reach
+from tests.plugins.temporal import eventually
+from workflows import search_attributes as sa
+from workflows.order_messages import OrderStage
+
+
+@pytest.fixture(scope="module")
+async def store_order(order_stack: OrderStack) -> dict:
+    """A real sandbox order, left unpaid (its own run just waits), as the template for the bodies below."""
+    placed = await order_stack.shopper.place_order([("TEE-CLASSIC", 1)], paid=False)
+    return await order_stack.shopper.get_order(placed["id"])
+
+
+async def post_signed(stack: OrderStack, template: dict, **changes) -> dict:
+    """The template as a fresh, paid order of a fresh customer, changed as asked; signed and sent."""
+    order = json.loads(json.dumps(template))
+    order["id"] = order["customer_id"] = random.randrange(70_000_000, 80_000_000)
+    order.update({"number": str(order["id"]), "status": "processing", "date_paid_gmt": order["date_modified_gmt"],
+                  **changes})
+    body = json.dumps(order).encode()
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(f"{stack.starter_url}/webhooks/woocommerce/{STORE_ID}", content=body,
+                                 headers={"Content-Type": "application/json", "X-WC-Webhook-Topic": "order.created",
+                                          "X-WC-Webhook-Signature": woocommerce_signature(body, WEBHOOK_SECRET)})  # fmt: skip
+    assert answer.status_code == 202, answer.text
+    return order
+
+
+async def end(stack: OrderStack, order: dict) -> None:
+    """A parked run holds its units out of available-to-sell: it must not outlive its test."""
+    await stack.client.get_workflow_handle(order_workflow_id(STORE_ID, str(order["id"]))).terminate("test over")
+
+
+def line(template: dict, **changes) -> dict:
+    return {**template["line_items"][0], **changes}
+
+
+async def test_an_order_with_a_3000_character_number_and_sku_parks_and_is_not_terminated(order_stack, store_order):
+    number, sku = "N" * 3000, "S" * 3000
+    order = await post_signed(order_stack, store_order, number=number, line_items=[line(store_order, sku=sku)])
+    try:
+        parked = await reach(order_stack, order["id"], OrderStage.PARKED)
+        assert parked.parked is not None and parked.parked.step == "creating_sales_order"
+        assert f"Unknown SKU '{sku}'" in parked.parked.reason  # the full reason, where the operator reads it
+
+        handle = order_stack.client.get_workflow_handle(order_workflow_id(STORE_ID, str(order["id"])))
+        description = await handle.describe()
+        assert description.status == WorkflowExecutionStatus.RUNNING
+        attributes = description.typed_search_attributes
+        assert attributes.get(sa.ORDER_NUMBER) == "N" * 254 + "…"
+        assert attributes.get(sa.ORDER_STAGE) == "parked" and attributes.get(sa.NEEDS_ATTENTION) is True
+        shown_reason = attributes.get(sa.PARKED_REASON)
+        assert shown_reason.endswith("…") and len(json.dumps(shown_reason)) <= sa.VALUE_MOST_BYTES
+        found = await eventually(
+            lambda: _ids(order_stack, f"{sa.ORDER_ID.name} = '{order['id']}' AND {sa.NEEDS_ATTENTION.name} = true"),
+            lambda ids: ids == [handle.id],
+        )
+        assert found == [handle.id]  # support staff find it the usual way
+    finally:
+        await end(order_stack, order)
+
+
+async def _ids(stack: OrderStack, query: str) -> list[str]:
+    return [execution.id async for execution in stack.client.list_workflows(query)]
