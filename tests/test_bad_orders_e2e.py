@@ -1,5 +1,5 @@
 """Signed orders that are absurd but well-formed: accepted (nothing accepted is lost), never terminated by the
-server, parked with a reason a merchant can act on.
+server, parked with a reason a merchant can act on, and, when the order itself is wrong, before any ERP write.
 
 The bodies are what a compromised or buggy store could sign; the sandbox store cannot hold such orders, so
 they are posted to the starter directly, copied from a real sandbox order with a fresh id."""
@@ -12,7 +12,7 @@ from temporalio.client import WorkflowExecutionStatus
 
 from canonical.keys import order_workflow_id
 from starter.signatures import woocommerce_signature
-from tests.plugins.stack import STORE_ID, WEBHOOK_SECRET, OrderStack, reach
+from tests.plugins.stack import STORE_ID, WEBHOOK_SECRET, OrderStack, reach, sales_for
 from tests.plugins.temporal import eventually
 from workflows import search_attributes as sa
 from workflows.order_messages import OrderStage
@@ -40,6 +40,10 @@ async def post_signed(stack: OrderStack, template: dict, **changes) -> dict:
     return order
 
 
+async def parties_of(stack: OrderStack, customer_id: int) -> list[int]:
+    return await stack.erp.call("party.party", "search", [("code", "=", f"{STORE_ID}-C{customer_id}")], 0, None, None)
+
+
 async def end(stack: OrderStack, order: dict) -> None:
     """A parked run holds its units out of available-to-sell: it must not outlive its test."""
     await stack.client.get_workflow_handle(order_workflow_id(STORE_ID, str(order["id"]))).terminate("test over")
@@ -47,6 +51,28 @@ async def end(stack: OrderStack, order: dict) -> None:
 
 def line(template: dict, **changes) -> dict:
     return {**template["line_items"][0], **changes}
+
+
+@pytest.mark.parametrize(("changes", "reason"), [
+    (lambda t: {"line_items": []}, "it has no product lines"),
+    (lambda t: {"total": "1e999999"}, "its total is 1E+999999 EUR"),
+    (lambda t: {"line_items": [line(t, quantity=1.5)]}, "line 1 (Classic Tee) is for 1.5 units"),
+    (lambda t: {"line_items": [line(t, quantity=10**9, total="1.00")]}, "line 1 (Classic Tee) is for 1000000000 units"),
+    (lambda t: {"line_items": [line(t, total="-20.00", subtotal="-20.00")]}, "line 1 (Classic Tee) has a negative"),
+])  # fmt: skip
+async def test_an_absurd_signed_order_parks_with_the_reason_before_any_erp_write(order_stack, store_order, changes,
+                                                                                reason):  # fmt: skip
+    order = await post_signed(order_stack, store_order, **changes(store_order))
+    try:
+        parked = await reach(order_stack, order["id"], OrderStage.PARKED)
+
+        assert parked.parked is not None and parked.parked.step == "ensuring_customer"
+        assert f"order #{order['number']} cannot go to the ERP: " in parked.parked.reason
+        assert reason in parked.parked.reason
+        assert await parties_of(order_stack, order["customer_id"]) == []
+        assert await sales_for(order_stack, order["id"]) == []
+    finally:
+        await end(order_stack, order)
 
 
 async def test_an_order_with_a_3000_character_number_and_sku_parks_and_is_not_terminated(order_stack, store_order):
