@@ -127,6 +127,8 @@ class StarterSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8088
     max_body_bytes: int = 1_048_576
+    body_read_timeout_s: float = 10.0
+    """A client still sending its body after this long is answered 408 and its connection closed."""
     returns_api_token: SecretStr = SecretStr("")
     """Bearer token a returns portal sends to `POST /returns`; empty disables the endpoint."""
 

@@ -8,9 +8,10 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.errors import as_temporal_errors
+from canonical import Order
 from canonical.keys import order_workflow_id
 from config import OrderPolicy
-from starter.order_runs import hand_order_to_run, hand_refunds_to_runs
+from starter.order_runs import TooLargeForTemporal, hand_order_to_run, hand_refunds_to_runs
 
 if TYPE_CHECKING:  # the workflow imports this module for its inputs; keep HTTP clients out of its sandbox
     from activities.stores import StoreDirectory
@@ -28,6 +29,8 @@ class OrdersPageHanded(BaseModel):
     orders_seen: int
     runs_started: int
     has_next: bool
+    skipped: dict[str, str] = {}
+    """Order id → why it was not handed to a run (unreadable, or too large for Temporal): for an operator."""
 
 
 class IntakeActivities:
@@ -39,23 +42,37 @@ class IntakeActivities:
 
     @activity.defn
     async def hand_changed_orders_to_runs(self, request: OrdersPageRequest) -> OrdersPageHanded:
-        """Every paid order on the page goes to its run (signal-with-start: new or existing, never twice)."""
+        """Every paid order on the page goes to its run (signal-with-start: new or existing, never twice).
+
+        An order that cannot go (unreadable, too large for Temporal) is skipped and reported, never
+        failing the page: retrying would fail the same way, and the other orders would wait forever.
+        """
         with as_temporal_errors():
             page = await self._stores.client(request.store_id).list_orders(
                 request.modified_after, page=request.page, per_page=PAGE_SIZE
             )
-        started = 0
+        started, skipped = 0, dict(page.unreadable)
         for order in page.items:
-            await hand_refunds_to_runs(self._client, self._task_queue, order)
-            if not order.is_paid or order.is_cancelled:
-                continue
-            before = await self._open_run(order_workflow_id(order.store_id, order.order_id))
-            run = await hand_order_to_run(self._client, self._task_queue, self._policy, order)
-            if run is not None and run.result_run_id != before:
-                activity.logger.info("intake: order %s/%s had no open run; started one", order.store_id,
-                                     order.order_id)  # fmt: skip
-                started += 1
-        return OrdersPageHanded(orders_seen=len(page.items), runs_started=started, has_next=page.has_next)
+            try:
+                started += await self._hand_over(order)
+            except TooLargeForTemporal as err:
+                skipped[order.order_id] = str(err)
+        for order_id, reason in skipped.items():
+            activity.logger.warning("intake: store %s order %s skipped: %s", request.store_id, order_id, reason)
+        return OrdersPageHanded(orders_seen=len(page.items) + len(page.unreadable), runs_started=started,
+                                has_next=page.has_next, skipped=skipped)  # fmt: skip
+
+    async def _hand_over(self, order: Order) -> int:
+        """1 when the order had no open run and now has one."""
+        await hand_refunds_to_runs(self._client, self._task_queue, order)
+        if not order.is_paid or order.is_cancelled:
+            return 0
+        before = await self._open_run(order_workflow_id(order.store_id, order.order_id))
+        run = await hand_order_to_run(self._client, self._task_queue, self._policy, order)
+        if run is not None and run.result_run_id != before:
+            activity.logger.info("intake: order %s/%s had no open run; started one", order.store_id, order.order_id)
+            return 1
+        return 0
 
     @activity.defn
     async def reenable_disabled_webhooks(self, store_id: str) -> list[str]:

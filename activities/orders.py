@@ -8,14 +8,17 @@ from temporalio import activity
 from activities.errors import as_temporal_errors
 from activities.store_notes import note_once
 from adapters.erp import Erp, ErpCustomer, SalesOrder
+from adapters.errors import BusinessError
 from canonical import Order
 from canonical.keys import customer_key, sales_order_key, store_note_marker
+from canonical.order_checks import order_problems
 from canonical.returns import LineKind
 
 if TYPE_CHECKING:  # the workflow imports this module for its inputs; keep HTTP clients out of its sandbox
     from activities.stores import StoreDirectory
 
 ERP_SALE_NUMBER_META_KEY = "_retail_sync_erp_sale_number"
+ORDER_CHECK = "retail-sync"
 
 
 class OrderRef(BaseModel):
@@ -48,7 +51,15 @@ class OrderActivities:
 
     @activity.defn
     async def ensure_customer(self, order: Order) -> ErpCustomer:
+        """The first ERP write, so the order is checked here: an absurd order parks before the ERP has any of it."""
         with as_temporal_errors():
+            problems = order_problems(order)
+            if problems:
+                raise BusinessError(
+                    ORDER_CHECK,
+                    f"order #{order.number} cannot go to the ERP: {'; '.join(problems)}. "
+                    "Correct it in the store, then retry",
+                )
             return await self._erp.ensure_customer(
                 customer_key(order.store_id, order.customer),
                 order.customer,

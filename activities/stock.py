@@ -4,12 +4,15 @@ One activity does a whole publish (read, compare, push every batch) and heartbea
 ten thousand SKUs would not fit in workflow history, and a batch is an absolute, idempotent
 write, so a retried activity simply pushes again whatever still differs.
 """
+import asyncio
+from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 from temporalio import activity
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowQueryFailedError, WorkflowQueryRejectedError
+from temporalio.service import RPCError
 
 from activities.errors import as_temporal_errors
 from activities.store_listings import StoreListings
@@ -23,8 +26,10 @@ from canonical.available_to_sell import (
     fulfillable_at,
     in_flight_units,
     plan_stock,
+    units_taken_from_store,
 )
 from canonical.inventory import PushResult, SourceStock, StockChanges, StockPush
+from canonical.order import Order
 from config import StockSource, StoreSettings
 from workflows import search_attributes as sa
 from workflows.order_to_cash import OrderToCashWorkflow
@@ -39,6 +44,10 @@ LARGEST = 10
 IN_FLIGHT_QUERY = (
     f"WorkflowType = 'OrderToCashWorkflow' AND ExecutionStatus = 'Running' AND {sa.ERP_SALE_NUMBER.name} IS NULL"
 )
+QUERY_TIMEOUT = timedelta(seconds=5)
+"""A run answers in milliseconds; one whose worker is gone would otherwise hold the publish for 30 s."""
+QUERIES_AT_ONCE = 20
+STORE_SNAPSHOT = OrderToCashWorkflow.store_order_changed.__name__
 
 
 class PublishRequest(BaseModel):
@@ -68,6 +77,8 @@ class StockReport(BaseModel):
     missing_in_source: list[str] = []
     left_alone: dict[str, str] = {}
     failed: list[PushResult] = []
+    unanswered_runs: list[str] = []
+    """Order runs that could not answer; their lines were counted from their latest store snapshot."""
     listing_calls: int = 0
     batch_calls: int = 0
 
@@ -103,12 +114,16 @@ class StockActivities:
             else:
                 listings = await reader.current(request.skus)
             source = {stock.sku: stock.quantity for stock in await self._source_stock(store, request.skus)}
-            in_flight = await units_in_flight(self._client)
+            in_flight, unanswered = await units_in_flight(self._client)
             allocation = Allocation(Decimal(store.stock.safety_stock), store.stock.allocation_share)
             available = {sku: available_to_sell(quantity, in_flight.get(sku, Decimal(0)), allocation)
                          for sku, quantity in source.items()}  # fmt: skip
             plan = plan_stock(listings, available)
             report = _report(store.id, request, plan, listings, source)
+            report.unanswered_runs = unanswered
+            for workflow_id in unanswered:
+                activity.logger.warning("stock: order run %s did not answer; counted its lines as unacknowledged",
+                                        workflow_id)  # fmt: skip
             if not request.dry_run:
                 await self._push(store, plan.pushes, report)
         report.listing_calls = reader.calls
@@ -157,13 +172,43 @@ class StockActivities:
         return [self.stock_moved_in_erp, self.skus_held_by_3pl, self.publish_available_to_sell]
 
 
-async def units_in_flight(client: Client) -> dict[str, Decimal]:
-    """SKU → units running orders took off their stores' stock that the ERP has no sale for yet (all stores)."""
-    orders = []
-    async for execution in client.list_workflows(IN_FLIGHT_QUERY):
-        handle = client.get_workflow_handle_for(OrderToCashWorkflow.run, execution.id)
-        orders.append(await handle.query(OrderToCashWorkflow.unacknowledged_units))
-    return in_flight_units(orders)
+async def units_in_flight(client: Client) -> tuple[dict[str, Decimal], list[str]]:
+    """SKU → units running orders took off their stores' stock that the ERP has no sale for yet (all stores),
+    and the runs that could not answer.
+
+    One run that cannot answer (its workflow task failing, its worker gone) must not stop every store's
+    publish. Its lines are counted from the latest store snapshot in its history, as if the ERP had no
+    sale for it yet: the search above already left out runs known to have one, so at worst a few units
+    are held back until the run answers again, and no store is ever shown units that were sold.
+    """
+    ids = [execution.id async for execution in client.list_workflows(IN_FLIGHT_QUERY)]
+    gate = asyncio.Semaphore(QUERIES_AT_ONCE)
+    unanswered: list[str] = []
+
+    async def units_of(workflow_id: str) -> dict[str, Decimal]:
+        async with gate:
+            handle = client.get_workflow_handle_for(OrderToCashWorkflow.run, workflow_id)
+            try:
+                async with asyncio.timeout(QUERY_TIMEOUT.total_seconds()):  # the client retries a busy run inside
+                    return await handle.query(OrderToCashWorkflow.unacknowledged_units, rpc_timeout=QUERY_TIMEOUT)
+            except (TimeoutError, RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError):
+                unanswered.append(workflow_id)
+                return await _units_from_history(client, workflow_id)
+
+    orders = await asyncio.gather(*map(units_of, ids))
+    return in_flight_units(orders), sorted(unanswered)
+
+
+async def _units_from_history(client: Client, workflow_id: str) -> dict[str, Decimal]:
+    """The units of the newest store snapshot the run was sent (the run keeps the newest by modification time)."""
+    latest: Order | None = None
+    async for event in client.get_workflow_handle(workflow_id).fetch_history_events():
+        signalled = event.workflow_execution_signaled_event_attributes
+        if event.HasField("workflow_execution_signaled_event_attributes") and signalled.signal_name == STORE_SNAPSHOT:
+            (order,) = await client.data_converter.decode(signalled.input.payloads, [Order])
+            if latest is None or order.modified_at >= latest.modified_at:
+                latest = order
+    return units_taken_from_store(latest) if latest else {}
 
 
 def _report(store_id: str, request: PublishRequest, plan: StockPlan, listings, source) -> StockReport:

@@ -6,9 +6,11 @@ Field names follow the 2026-01 OpenAPI (`brianzinn/shipbob-node-sdk@8a102294:ope
 https://developer.shipbob.com/status-reference and /guides/returns (contract §2.3–2.5, §2.7).
 """
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
+
+from adapters.json_values import decimal_of, is_text, positive_id, shown, utc_moment
 
 from canonical.fulfilment import (
     CancelOutcome,
@@ -107,7 +109,7 @@ def shipment_from_webhook(payload: object) -> Shipment:
 def order_reference_of(payload: object) -> str | None:
     """Our `FulfilmentRequest.reference` from a webhook body, so the starter can find the order's run."""
     reference = payload.get("reference_id") if isinstance(payload, dict) else None
-    return reference if isinstance(reference, str) and reference else None
+    return reference if isinstance(reference, str) and reference and is_text(reference) else None
 
 
 def shipment_from_shipbob(payload: object, field: str = "shipment") -> Shipment:
@@ -126,7 +128,7 @@ def shipment_from_shipbob(payload: object, field: str = "shipment") -> Shipment:
     shipped = status in (ShipmentStatus.SHIPPED, ShipmentStatus.DELIVERED)
     return Shipment(
         shipment_id=_id(data.get("id"), f"{field}.id"),
-        center_id=str(location["id"]) if location.get("id") is not None else "",
+        center_id=_id(location["id"], f"{field}.location.id") if location.get("id") is not None else "",
         center_name=_text(location.get("name"), f"{field}.location.name"),
         status=status,
         status_detail=detail,
@@ -162,9 +164,9 @@ def shipments_complete(payload: object) -> bool:
 def cancel_result(payload: object) -> CancelResult:
     """Map `POST /order/{id}:cancel`: PartialSuccess means some units will still ship (contract §2.5)."""
     data = _object(payload, "cancel")
-    status = data.get("status")
+    status = _word(data.get("status"))
     if status not in CANCEL_OUTCOMES:
-        raise InvalidShipBobPayload(f"cancel.status: expected Success, Failure or PartialSuccess, got {status!r}")
+        raise InvalidShipBobPayload(f"cancel.status: expected Success, Failure or PartialSuccess, got {shown(status)}")
     cancelled, refused, reasons = [], [], []
     for i, result in enumerate(_items(data, "canceled_shipment_results")):
         shipment_id = _id(result.get("shipment_id"), f"canceled_shipment_results[{i}].shipment_id")
@@ -266,22 +268,22 @@ def return_from_shipbob(payload: object, skus: Mapping[str, str]) -> ThreePLRetu
     reference = _text(data.get("reference_id"), "return.reference_id")
     if not reference:
         raise InvalidShipBobPayload("missing field 'return.reference_id'")
-    status = data.get("status")
+    status = _word(data.get("status"))
     if status not in RETURN_STATUSES:
-        raise InvalidShipBobPayload(f"return.status: expected one of {', '.join(RETURN_STATUSES)}, got {status!r}")
+        raise InvalidShipBobPayload(f"return.status: expected one of {', '.join(RETURN_STATUSES)}, got {shown(status)}")
     processed: dict[tuple[str, Disposition], Decimal] = {}
     for i, item in enumerate(_items(data, "inventory")):
         field = f"return.inventory[{i}]"
         inventory_id = _id(item.get("id"), f"{field}.id")
         for j, taken in enumerate(_items(item, "action_taken")):
-            action = taken.get("action")
+            action = _word(taken.get("action"))
             if action not in DISPOSITIONS:
-                raise InvalidShipBobPayload(f"{field}.action_taken[{j}].action: unknown action {action!r}")
+                raise InvalidShipBobPayload(f"{field}.action_taken[{j}].action: unknown action {shown(action)}")
             if inventory_id not in skus:
                 raise InvalidShipBobPayload(f"{field}.id: no SKU known for inventory {inventory_id}")
             quantity = _decimal(taken.get("quantity_processed"), f"{field}.action_taken[{j}].quantity_processed")
             key = (skus[inventory_id], DISPOSITIONS[action])
-            processed[key] = processed.get(key, Decimal(0)) + quantity
+            processed[key] = _sum([processed.get(key, Decimal(0)), quantity], f"{field}.action_taken")
     return ThreePLReturn(
         return_ref=_id(data.get("id"), "return.id"),
         reference=reference,
@@ -307,7 +309,8 @@ def _units(line: FulfilmentLine) -> int:
 
 def _detail_name(data: dict[str, Any], field: str) -> str:
     name = _text(data.get("name"), f"{field}.name")
-    return name or STATUS_DETAIL_NAMES.get(data.get("id"), "")
+    detail_id = data.get("id")
+    return name or (STATUS_DETAIL_NAMES.get(detail_id, "") if isinstance(detail_id, int) else "")
 
 
 def _shipment_line(data: dict[str, Any], field: str) -> FulfilmentLine:
@@ -318,9 +321,9 @@ def _shipment_line(data: dict[str, Any], field: str) -> FulfilmentLine:
     items = _items(data, "inventory_items")
     if not items:
         raise InvalidShipBobPayload(f"{field}.inventory_items: expected at least one item")
-    quantity = sum(
-        (_decimal(item.get("quantity"), f"{field}.inventory_items[{i}].quantity") for i, item in enumerate(items)),
-        Decimal(0),
+    quantity = _sum(
+        [_decimal(item.get("quantity"), f"{field}.inventory_items[{i}].quantity") for i, item in enumerate(items)],
+        f"{field}.inventory_items",
     )
     return FulfilmentLine(sku=sku, name=_text(data.get("name"), f"{field}.name"), quantity=quantity)
 
@@ -348,40 +351,46 @@ def _utc_or_none(value: object, field: str) -> datetime | None:
     """ShipBob sends ISO 8601, sometimes with 7 fractional digits; a missing offset means UTC."""
     if value is None or value == "":
         return None
-    if not isinstance(value, str):
-        raise InvalidShipBobPayload(f"{field}: expected a date string, got {value!r}")
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidShipBobPayload(f"{field}: expected an ISO 8601 date, got {value!r}") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    moment = utc_moment(value) if isinstance(value, str) else None
+    if moment is None:
+        raise InvalidShipBobPayload(f"{field}: expected an ISO 8601 date, got {shown(value)}")
+    return moment
 
 
 def _decimal(value: object, field: str) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, int | str | float):
-        raise InvalidShipBobPayload(f"{field}: expected a number, got {value!r}")
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        raise InvalidShipBobPayload(f"{field}: expected a number, got {value!r}") from None
-    if not number.is_finite() or number < 0:
-        raise InvalidShipBobPayload(f"{field}: expected a non-negative number, got {value!r}")
+    number = decimal_of(value)
+    if number is None or not number.is_finite() or number < 0:
+        raise InvalidShipBobPayload(f"{field}: expected a non-negative number, got {shown(value)}")
     return number
+
+
+def _sum(numbers: list[Decimal], field: str) -> Decimal:
+    try:
+        return sum(numbers, Decimal(0))
+    except ArithmeticError:
+        raise InvalidShipBobPayload(f"{field}: the quantities add up to no number") from None
 
 
 def _id(value: object, field: str) -> str:
     """ShipBob ids are positive integers; they also go into URL paths."""
-    text = str(value) if isinstance(value, int | str) and not isinstance(value, bool) else ""
-    if not (text.isascii() and text.isdigit() and int(text) > 0):
-        raise InvalidShipBobPayload(f"{field}: expected a positive integer id, got {value!r}")
-    return text
+    number = positive_id(value)
+    if number is None:
+        raise InvalidShipBobPayload(f"{field}: expected a positive integer id, got {shown(value)}")
+    return str(number)
+
+
+def _word(value: object) -> str | None:
+    """A status or action word, or None: only strings are looked up in the tables."""
+    return value if isinstance(value, str) else None
 
 
 def _text(value: object, field: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise InvalidShipBobPayload(f"{field}: expected a string, got {value!r}")
+        raise InvalidShipBobPayload(f"{field}: expected a string, got {shown(value)}")
+    if not is_text(value):
+        raise InvalidShipBobPayload(f"{field}: not valid Unicode text ({shown(value)})")
     return value
 
 

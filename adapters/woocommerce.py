@@ -21,6 +21,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict
 
 from adapters.errors import AdapterError, BatchTooLarge, BusinessError, NonRetryableError, RetryableError
+from adapters.json_values import positive_id
 from adapters.oauth1 import OAuth1QueryAuth
 from adapters.rate_budget import RateBudget
 from adapters.retrying import MAX_INLINE_WAIT_S, inline_retries
@@ -85,6 +86,8 @@ class OrdersPage(_Model):
     page: int
     total: int
     total_pages: int
+    unreadable: dict[str, str] = {}
+    """Order id (or its place on the page) → why it could not be read; the rest of the page is still usable."""
 
     @property
     def has_next(self) -> bool:
@@ -172,20 +175,19 @@ class WooCommerceClient:
         response = await self._call("GET", "orders", params=params)
         payload = self._decode(response, "GET", "orders")
         with self._reading("GET", "orders"):
+            items, unreadable = [], {}
+            for place, item in enumerate(payload, start=1):
+                try:
+                    items.append(order_from_woocommerce(self.store_id, item))
+                except InvalidOrderPayload as exc:
+                    unreadable[_listed_id(item, place, page)] = str(exc)
             return OrdersPage(
-                items=[self._listed_order(item) for item in payload],
+                items=items,
                 page=page,
                 total=int(response.headers["X-WP-Total"]),
                 total_pages=int(response.headers["X-WP-TotalPages"]),
+                unreadable=unreadable,
             )
-
-    def _listed_order(self, payload: Any) -> Order:
-        """Name the order in the error, since one bad order fails its whole page."""
-        try:
-            return order_from_woocommerce(self.store_id, payload)
-        except InvalidOrderPayload as exc:
-            order_id = payload.get("id") if isinstance(payload, dict) else None
-            raise InvalidOrderPayload(f"order {order_id}: {exc}") from None
 
     async def update_order_status(self, order_id: str | int, status: str) -> Order:
         """Set the store's own status word (e.g. "completed", which e-mails the customer)."""
@@ -457,6 +459,12 @@ def _auth(store: StoreSettings) -> httpx.Auth:
     if store.url.lower().startswith("https://"):
         return httpx.BasicAuth(key, secret)
     return OAuth1QueryAuth(store.url, key, secret)
+
+
+def _listed_id(item: Any, place: int, page: int) -> str:
+    """The id of an order we could not read, or where it was when even the id is unreadable."""
+    order_id = positive_id(item.get("id")) if isinstance(item, dict) else None
+    return str(order_id) if order_id is not None else f"order {place} of page {page}"
 
 
 def _id(value: str | int) -> str:

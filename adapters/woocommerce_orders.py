@@ -5,9 +5,11 @@ Money arrives as strings and is read straight into Decimal; `line_items[].price`
 float WooCommerce computes at read time, so it is ignored and the unit price is
 derived from the line `total` instead.
 """
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
+
+from adapters.json_values import MAX_ID, decimal_of, is_text, positive_id, shown, utc_moment
 
 from canonical import (
     Address,
@@ -58,18 +60,18 @@ def order_from_woocommerce(store_id: str, payload: object) -> Order:
     if not isinstance(payload, dict):
         raise InvalidOrderPayload(f"expected a JSON object, got {type(payload).__name__}")
     if "code" in payload and "message" in payload and "id" not in payload:
-        raise InvalidOrderPayload(f"not an order but a WooCommerce error: {payload['code']}")
+        raise InvalidOrderPayload(f"not an order but a WooCommerce error: {_code(payload['code'])}")
     for required in ("id", "status", "line_items"):
         if required not in payload:
             raise InvalidOrderPayload(f"missing field '{required}'")
 
     order_id = _positive_int(payload["id"], "id")
     status = payload["status"]
-    if not isinstance(status, str) or not status:
-        raise InvalidOrderPayload(f"status: expected a non-empty string, got {status!r}")
+    if not isinstance(status, str) or not status or not is_text(status):
+        raise InvalidOrderPayload(f"status: expected a non-empty string, got {shown(status)}")
     currency = payload.get("currency")
-    if not (isinstance(currency, str) and len(currency) == 3 and currency.isalpha()):
-        raise InvalidOrderPayload(f"currency: expected an ISO 4217 code, got {currency!r}")
+    if not (isinstance(currency, str) and len(currency) == 3 and currency.isascii() and currency.isalpha()):
+        raise InvalidOrderPayload(f"currency: expected an ISO 4217 code, got {shown(currency)}")
     money = _MoneyReader(currency.upper())
     billing = _mapping(payload.get("billing"), "billing")
     tax_rates = tuple(_tax_rate(t, f"tax_lines[{i}]") for i, t in enumerate(_items(payload, "tax_lines")))
@@ -82,7 +84,7 @@ def order_from_woocommerce(store_id: str, payload: object) -> Order:
         store_status=status,
         holds_stock=status in STOCK_HOLDING_STATUSES,
         currency=money.currency,
-        prices_include_tax=bool(payload.get("prices_include_tax", False)),
+        prices_include_tax=_flag(payload.get("prices_include_tax"), "prices_include_tax"),
         created_at=_utc(payload.get("date_created_gmt"), "date_created_gmt"),
         modified_at=_utc(payload.get("date_modified_gmt"), "date_modified_gmt"),
         customer=_customer(payload.get("customer_id", 0), billing),
@@ -127,6 +129,7 @@ def refund_from_woocommerce(store_id: str, order_id: str, currency: str, payload
     for field, kind in REFUND_LINE_KINDS.items():
         lines += [_refund_line(item, f"{field}[{i}]", kind, money) for i, item in enumerate(_items(data, field))]
     keys = [m.get("value") for m in _items(data, "meta_data") if m.get("key") == key_meta]
+    key = _text(keys[-1], f"meta_data.{key_meta}") if keys and isinstance(keys[-1], str) else None
     return Refund(
         refund_id=_id(data.get("id"), "id"),
         store_id=store_id,
@@ -134,8 +137,8 @@ def refund_from_woocommerce(store_id: str, order_id: str, currency: str, payload
         amount=money(data.get("amount"), "amount"),
         reason=_text(data.get("reason"), "reason"),
         lines=tuple(lines),
-        key=str(keys[-1]) if keys else None,
-        refunded_payment=bool(data.get("refunded_payment", False)),
+        key=key,
+        refunded_payment=_flag(data.get("refunded_payment"), "refunded_payment"),
         created_at=_utc_or_none(data.get("date_created_gmt"), "date_created_gmt"),
     )
 
@@ -151,28 +154,38 @@ class _MoneyReader:
 
 
 def _decimal(value: object, field: str) -> Decimal:
-    """Decimal from a string (or an int); floats go through their shortest repr, never binary."""
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise InvalidOrderPayload(f"{field}: expected a decimal number, got {value!r}")
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise InvalidOrderPayload(f"{field}: expected a decimal number, got {value!r}") from None
+    """Money arrives as strings, quantities as ints; a float goes through its shortest repr, never binary."""
+    number = decimal_of(value)
+    if number is None:
+        raise InvalidOrderPayload(f"{field}: expected a decimal number, got {shown(value)}")
     if not number.is_finite():
-        raise InvalidOrderPayload(f"{field}: expected a finite number, got {value!r}")
+        raise InvalidOrderPayload(f"{field}: expected a finite number, got {shown(value)}")
     return number
 
 
 def _positive_int(value: object, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise InvalidOrderPayload(f"{field}: expected a positive integer, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
+        raise InvalidOrderPayload(f"{field}: expected a positive integer, got {shown(value)}")
     return value
 
 
 def _non_negative_int(value: object, field: str) -> int:
     """Customer 0 is a guest; product 0 is a line added for a product that never existed."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidOrderPayload(f"{field}: expected a non-negative integer, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ID:
+        raise InvalidOrderPayload(f"{field}: expected a non-negative integer, got {shown(value)}")
+    return value
+
+
+def _code(value: object) -> str:
+    return value if isinstance(value, str) and is_text(value) and len(value) <= 100 else shown(value)
+
+
+def _flag(value: object, field: str) -> bool:
+    """WooCommerce sends JSON booleans; the string "false" is not false, so it is refused rather than guessed."""
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise InvalidOrderPayload(f"{field}: expected true or false, got {shown(value)}")
     return value
 
 
@@ -184,7 +197,9 @@ def _text(value: object, field: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise InvalidOrderPayload(f"{field}: expected a string, got {value!r}")
+        raise InvalidOrderPayload(f"{field}: expected a string, got {shown(value)}")
+    if not is_text(value):
+        raise InvalidOrderPayload(f"{field}: not valid Unicode text ({shown(value)})")
     return value
 
 
@@ -209,13 +224,10 @@ def _utc_or_none(value: object, field: str) -> datetime | None:
     """`*_gmt` dates carry no offset but are UTC; an explicit offset is honoured."""
     if value is None or value == "":
         return None
-    if not isinstance(value, str):
-        raise InvalidOrderPayload(f"{field}: expected a date string, got {value!r}")
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidOrderPayload(f"{field}: expected YYYY-MM-DDTHH:MM:SS, got {value!r}") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    moment = utc_moment(value) if isinstance(value, str) else None
+    if moment is None:
+        raise InvalidOrderPayload(f"{field}: expected YYYY-MM-DDTHH:MM:SS, got {shown(value)}")
+    return moment
 
 
 def _utc(value: object, field: str) -> datetime:
@@ -264,7 +276,7 @@ def _tax_rate(data: dict[str, Any], field: str) -> TaxRate:
         code=_text(data.get("rate_code"), f"{field}.rate_code"),
         label=_text(data.get("label"), f"{field}.label"),
         percent=_decimal(data["rate_percent"], f"{field}.rate_percent"),
-        compound=bool(data.get("compound", False)),
+        compound=_flag(data.get("compound"), f"{field}.compound"),
     )
 
 
@@ -288,8 +300,12 @@ def _line(data: dict[str, Any], field: str, money: _MoneyReader) -> OrderLine:
     """`sku` is null once the product is deleted and "" when it never had one: both None."""
     quantity = _decimal(data.get("quantity"), f"{field}.quantity")
     if quantity <= 0:
-        raise InvalidOrderPayload(f"{field}.quantity: expected a positive number, got {data.get('quantity')!r}")
+        raise InvalidOrderPayload(f"{field}.quantity: expected a positive number, got {shown(data.get('quantity'))}")
     total = money(data.get("total"), f"{field}.total")
+    try:
+        unit_price = total.amount / quantity
+    except ArithmeticError:
+        raise InvalidOrderPayload(f"{field}: total {total.amount} over quantity {quantity} is no unit price") from None
     variation_id = data.get("variation_id") or 0
     return OrderLine(
         line_id=_id(data.get("id"), f"{field}.id"),
@@ -298,7 +314,7 @@ def _line(data: dict[str, Any], field: str, money: _MoneyReader) -> OrderLine:
         product_id=str(_non_negative_int(data.get("product_id"), f"{field}.product_id")),
         variation_id=_id(variation_id, f"{field}.variation_id") if variation_id else None,
         quantity=quantity,
-        unit_price=Money(amount=total.amount / quantity, currency=money.currency),
+        unit_price=Money(amount=unit_price, currency=money.currency),
         subtotal=money(data.get("subtotal"), f"{field}.subtotal"),
         total=total,
         taxes=_taxes(data, field, money),
@@ -345,8 +361,8 @@ def _refund_summary(data: dict[str, Any], field: str, money: _MoneyReader) -> Re
 
 
 def _refund_line(data: dict[str, Any], field: str, kind: LineKind, money: _MoneyReader) -> RefundLine:
-    refunded = [m.get("value") for m in _items(data, "meta_data") if m.get("key") == "_refunded_item_id"]
-    if not refunded or not str(refunded[0]).isdigit():
+    refunded = [positive_id(m.get("value")) for m in _items(data, "meta_data") if m.get("key") == "_refunded_item_id"]
+    if not refunded or refunded[0] is None:
         raise InvalidOrderPayload(f"{field}: missing the refunded order item id (_refunded_item_id)")
     total = money(data.get("total"), f"{field}.total")
     taxes = tuple(TaxAmount(rate_id=t.rate_id, amount=_given_back(t.amount)) for t in _taxes(data, field, money))

@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from canonical.fulfilment import CenterStock
 from canonical.inventory import Listing, StockPush
+from canonical.order import Order
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,16 @@ def fulfillable_at(stock: Iterable[CenterStock], centre_ids: Iterable[str]) -> d
         units.setdefault(held.sku, Decimal(0))
         if not centres or held.center_id in centres:
             units[held.sku] += held.fulfillable
+    return units
+
+
+def units_taken_from_store(order: Order) -> dict[str, Decimal]:
+    """SKU → units the store took off its stock for this order (none until it holds stock, e.g. while unpaid)."""
+    units: dict[str, Decimal] = {}
+    if order.holds_stock:
+        for line in order.lines:
+            if line.sku:
+                units[line.sku] = units.get(line.sku, Decimal(0)) + line.quantity
     return units
 
 

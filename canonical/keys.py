@@ -7,6 +7,9 @@ import hashlib
 
 from canonical.order import Customer
 
+MAX_ORDER_ID_DIGITS = 19
+"""Store order ids are 64-bit integers: a reference naming a longer one is not ours."""
+
 
 def order_workflow_id(store_id: str, order_id: str) -> str:
     """One order-to-cash run per store order, whatever sent the event."""
@@ -43,7 +46,7 @@ def order_of_fulfilment_reference(reference: str) -> tuple[str, str] | None:
     """(store id, order id) from a reference made by `fulfilment_reference`; None if it is not ours."""
     store_id, _, rest = reference.partition(":")
     order_id, _, part = rest.partition(":")
-    return (store_id, order_id) if store_id and order_id.isdigit() and part else None
+    return (store_id, order_id) if store_id and _is_order_id(order_id) and part else None
 
 
 def refund_key(store_id: str, order_id: str, refund_of: str) -> str:
@@ -58,6 +61,15 @@ def refund_workflow_id(store_id: str, order_id: str, refund_of: str) -> str:
 def return_reference(store_id: str, order_id: str, number: int) -> str:
     """The RMA number: printed on the box, the 3PL return's reference, the ERP return's reference."""
     return f"RMA-{store_id}-{order_id}-{number}"
+
+
+def order_of_return_reference(rma: str) -> tuple[str, str] | None:
+    """(store id, order id) from an RMA number made by `return_reference`; None if it is not ours."""
+    head, _, tail = rma.partition("RMA-")
+    parts = tail.rsplit("-", 2)
+    if head or len(parts) != 3 or not parts[0] or not _is_order_id(parts[1]) or not parts[2].isdecimal():
+        return None
+    return parts[0], parts[1]
 
 
 def return_workflow_id(rma: str) -> str:
@@ -79,3 +91,7 @@ def reconcile_schedule_id(store_id: str) -> str:
 
 def catalog_schedule_id(store_id: str) -> str:
     return f"catalog-{store_id}"
+
+
+def _is_order_id(text: str) -> bool:
+    return text.isascii() and text.isdigit() and len(text) <= MAX_ORDER_ID_DIGITS

@@ -48,7 +48,7 @@ def _show(args) -> int:
     async def run() -> list[str]:
         settings = load_settings()
         client = await connect(settings.temporal, wait_s=5)
-        in_flight = (await units_in_flight(client)).get(args.sku, Decimal(0))
+        in_flight = (await units_in_flight(client))[0].get(args.sku, Decimal(0))
         lines = [f"{args.sku}: in flight (sold, not yet in the ERP) {_units(in_flight)}"]
         erp, threepl = TrytonErp(settings.erp), ShipBobClient(settings.threepl)
         try:

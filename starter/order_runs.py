@@ -4,10 +4,13 @@ Signal-with-start on a workflow id derived from store + order id makes duplicate
 out-of-order webhooks (and the intake backstop) collapse onto one run.
 """
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from canonical import Order
 from canonical.keys import order_workflow_id, refund_workflow_id
@@ -18,6 +21,27 @@ from workflows.order_to_cash import OrderToCashWorkflow
 from workflows.refund import RefundRunInput, RefundWorkflow
 
 log = logging.getLogger(__name__)
+
+
+class TooLargeForTemporal(Exception):
+    """Temporal refuses the event as larger than a run's input may be: sending it again can never help."""
+
+
+@contextmanager
+def refusing_what_never_fits() -> Iterator[None]:
+    """Temporal's size refusals as `TooLargeForTemporal`; every other refusal stays an `RPCError` (try again).
+
+    The history service refuses a payload over its blob limit (2 MB by default) as an invalid argument,
+    gRPC refuses a message over 4 MB as resource exhausted; neither depends on when it is sent.
+    """
+    try:
+        yield
+    except RPCError as err:
+        blob = err.status == RPCStatusCode.INVALID_ARGUMENT and "size exceeds limit" in err.message
+        message = err.status == RPCStatusCode.RESOURCE_EXHAUSTED and "larger than max" in err.message
+        if blob or message:
+            raise TooLargeForTemporal(f"too large for Temporal to take as a run's input: {err.message}") from err
+        raise
 
 
 async def hand_order_to_run(
@@ -45,29 +69,30 @@ async def hand_order_to_run(
 async def _start(client: Client, task_queue: str, policy: OrderPolicy, order: Order,
                  reuse: WorkflowIDReusePolicy, attention: str = "") -> WorkflowHandle:  # fmt: skip
     """Signal-with-start: a running run gets the snapshot, otherwise (as `reuse` allows) a new run starts."""
-    return await client.start_workflow(
-        OrderToCashWorkflow.run,
-        OrderRunInput(
-            store_id=order.store_id,
-            order_id=order.order_id,
-            payment_window=policy.payment_window,
-            fulfilment_sla=policy.fulfilment_sla,
-            shipment_poll_interval=policy.shipment_poll_interval,
-            needs_attention_because=attention,
-        ),
-        id=order_workflow_id(order.store_id, order.order_id),
-        task_queue=task_queue,
-        id_reuse_policy=reuse,
-        start_signal="store_order_changed",
-        start_signal_args=[order],
-        static_summary=f"Order #{order.number} from store {order.store_id}",
-        static_details=(
-            f"Order-to-cash for WooCommerce order **#{order.number}** (id {order.order_id}) "
-            f"of store `{order.store_id}`: {len(order.lines)} line(s), "
-            f"total {order.total.amount} {order.total.currency}."
-            + (f"\n\n**Needs attention**: {attention}." if attention else "")
-        ),
-    )
+    with refusing_what_never_fits():
+        return await client.start_workflow(
+            OrderToCashWorkflow.run,
+            OrderRunInput(
+                store_id=order.store_id,
+                order_id=order.order_id,
+                payment_window=policy.payment_window,
+                fulfilment_sla=policy.fulfilment_sla,
+                shipment_poll_interval=policy.shipment_poll_interval,
+                needs_attention_because=attention,
+            ),
+            id=order_workflow_id(order.store_id, order.order_id),
+            task_queue=task_queue,
+            id_reuse_policy=reuse,
+            start_signal="store_order_changed",
+            start_signal_args=[order],
+            static_summary=f"Order #{_shown(order.number)} from store {order.store_id}",
+            static_details=(
+                f"Order-to-cash for WooCommerce order **#{_shown(order.number)}** (id {order.order_id}) "
+                f"of store `{order.store_id}`: {len(order.lines)} line(s), "
+                f"total {order.total.amount} {order.total.currency}."
+                + (f"\n\n**Needs attention**: {attention}." if attention else "")
+            ),
+        )
 
 
 async def _closed_without_a_sale(client: Client, workflow_id: str) -> str | None:
@@ -94,9 +119,14 @@ async def hand_refunds_to_runs(client: Client, task_queue: str, order: Order) ->
                 id=refund_workflow_id(order.store_id, order.order_id, f"wc{refund.refund_id}"),
                 task_queue=task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                static_summary=f"Refund {refund.refund_id} of order #{order.number} ({order.store_id})",
+                static_summary=f"Refund {refund.refund_id} of order #{_shown(order.number)} ({order.store_id})",
             )
             started += 1
         except WorkflowAlreadyStartedError:
             pass
     return started
+
+
+def _shown(number: str, most: int = 60) -> str:
+    """An order number as a list row shows it: a store may send any text as the number."""
+    return number if len(number) <= most else number[: most - 1] + "…"

@@ -4,7 +4,6 @@ ShipBob retries a failed delivery for about a day and may deliver twice or out o
 we dedupe by `webhook-id` once the run has the news, and the run ignores stale states. A
 missing event is caught by the run's own poll, so nothing here has to be perfect, only safe.
 """
-import json
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
@@ -21,9 +20,15 @@ from adapters.shipbob_mapping import (
     return_reference_of,
     shipment_from_webhook,
 )
-from canonical.keys import order_of_fulfilment_reference, order_workflow_id, return_workflow_id
+from canonical.keys import (
+    order_of_fulfilment_reference,
+    order_of_return_reference,
+    order_workflow_id,
+    return_workflow_id,
+)
 from config import Settings
-from starter.http import BodyTooLarge, read_body, refuse
+from starter.http import BodyTooLarge, BodyTooSlow, MalformedBody, parse_json, read_body, refuse
+from starter.order_runs import TooLargeForTemporal, refusing_what_never_fits
 from workflows.order_messages import ShipmentNews
 
 log = logging.getLogger("retail-sync.starter")
@@ -63,11 +68,17 @@ def shipbob_webhook_handler(settings: Settings, client: Callable[[], Client]):
         if not secret:
             return refuse(404, "3PL webhooks are not configured")
         try:
-            body = await read_body(request, settings.starter.max_body_bytes)
+            body = await read_body(request, settings.starter.max_body_bytes, settings.starter.body_read_timeout_s)
         except BodyTooLarge:
             return refuse(413, f"body larger than {settings.starter.max_body_bytes} bytes")
+        except BodyTooSlow as slow:
+            return slow.response()
         try:
-            Webhook(secret).verify(body, dict(request.headers), json_parse=False)
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as err:  # Standard Webhooks signs text: such a body cannot even be verified
+            return refuse(400, f"body is not UTF-8: {err}")
+        try:
+            Webhook(secret).verify(text, dict(request.headers), json_parse=False)
         except (WebhookVerificationError, ValueError) as err:
             log.warning("3PL webhook refused: %s", err)
             return refuse(401, f"invalid webhook signature: {err}")
@@ -78,19 +89,22 @@ def shipbob_webhook_handler(settings: Settings, client: Callable[[], Client]):
         if topic not in SHIPMENT_TOPICS | RETURN_TOPICS:
             return JSONResponse({"status": "ignored", "reason": f"topic {topic or '(none)'} is not handled"})
         try:
-            payload = json.loads(body)
+            payload = parse_json(body)
             if topic in RETURN_TOPICS:
-                workflow_id, signal, argument = _return_run(payload)
+                workflow_id, signal, argument = _return_run(settings, payload)
             else:
-                workflow_id, signal, argument = _order_run(payload)
-        except json.JSONDecodeError as err:
-            return refuse(400, f"malformed JSON: {err}")
+                workflow_id, signal, argument = _order_run(settings, payload)
+        except MalformedBody as err:
+            return refuse(400, str(err))
         except InvalidShipBobPayload as err:
             return refuse(400, f"not a {'return' if topic in RETURN_TOPICS else 'shipment'} payload: {err}")
         if workflow_id is None:
             return JSONResponse({"status": "ignored", "reason": "the reference is not one of ours"})
         try:
-            await client().get_workflow_handle(workflow_id).signal(signal, *argument)
+            with refusing_what_never_fits():
+                await client().get_workflow_handle(workflow_id).signal(signal, *argument)
+        except TooLargeForTemporal as err:
+            return refuse(413, f"event {delivery_id} is {err}")
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:
                 log.info("3PL event %s for %s: the order run is not running", delivery_id, workflow_id)
@@ -103,16 +117,19 @@ def shipbob_webhook_handler(settings: Settings, client: Callable[[], Client]):
     return shipbob_webhook
 
 
-def _order_run(payload: object) -> tuple[str | None, str, list]:
+def _order_run(settings: Settings, payload: object) -> tuple[str | None, str, list]:
     """A shipment event goes, with the shipment, to the run of the order its reference names."""
     news = ShipmentNews(reference=order_reference_of(payload) or "", shipment=shipment_from_webhook(payload))
     order = order_of_fulfilment_reference(news.reference)
-    return (order_workflow_id(*order) if order else None), "shipment_changed", [news]
+    ours = order is not None and settings.store(order[0]) is not None
+    return (order_workflow_id(*order) if ours else None), "shipment_changed", [news]
 
 
-def _return_run(payload: object) -> tuple[str | None, str, list]:
+def _return_run(settings: Settings, payload: object) -> tuple[str | None, str, list]:
     """A return event is a hint to the RMA's run, which reads the return itself (SKUs need the adapter)."""
     reference = return_reference_of(payload)
     if not reference:
         raise InvalidShipBobPayload("no reference_id")
-    return (return_workflow_id(reference) if reference.startswith("RMA-") else None), "parcel_news", []
+    order = order_of_return_reference(reference)
+    ours = order is not None and settings.store(order[0]) is not None
+    return (return_workflow_id(reference) if ours else None), "parcel_news", []

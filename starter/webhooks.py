@@ -1,10 +1,10 @@
 """The webhook starter: verifies, validates and hands store and 3PL events to Temporal in milliseconds.
 
 Everything slow happens in the workflow. A request is either refused with a reason
-(401 signature, 400 payload, 404 store, 413 size) or durably handed to a run before
-we answer 2xx, so nothing we accept is lost.
+(401 signature, 400 payload, 404 store, 408 a body sent too slowly, 413 size, also when
+Temporal would refuse the run's input as too large) or durably handed to a run before we
+answer 2xx, so nothing we accept is lost. Only Temporal being unreachable is a 503.
 """
-import json
 import logging
 from contextlib import asynccontextmanager
 from urllib.parse import parse_qs
@@ -18,8 +18,8 @@ from temporalio.service import RPCError
 
 from adapters.woocommerce_orders import InvalidOrderPayload, order_from_woocommerce
 from config import Settings
-from starter.http import BodyTooLarge, read_body, refuse
-from starter.order_runs import hand_order_to_run, hand_refunds_to_runs
+from starter.http import BodyTooLarge, BodyTooSlow, MalformedBody, parse_json, read_body, refuse
+from starter.order_runs import TooLargeForTemporal, hand_order_to_run, hand_refunds_to_runs
 from starter.returns_endpoint import returns_handler
 from starter.shipbob_webhooks import shipbob_webhook_handler
 from starter.signatures import is_valid_woocommerce_signature
@@ -44,9 +44,11 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
         if store is None:
             return refuse(404, "unknown store")
         try:
-            body = await read_body(request, settings.starter.max_body_bytes)
+            body = await read_body(request, settings.starter.max_body_bytes, settings.starter.body_read_timeout_s)
         except BodyTooLarge:
             return refuse(413, f"body larger than {settings.starter.max_body_bytes} bytes")
+        except BodyTooSlow as slow:
+            return slow.response()
         signature = request.headers.get("x-wc-webhook-signature")
         if signature is None:
             if _is_ping(request, body):
@@ -59,14 +61,16 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
         if topic not in ORDER_TOPICS:
             return JSONResponse({"status": "ignored", "reason": f"topic {topic or '(none)'} is not handled"})
         try:
-            order = order_from_woocommerce(store.id, json.loads(body))
-        except json.JSONDecodeError as err:
-            return refuse(400, f"malformed JSON: {err}")
+            order = order_from_woocommerce(store.id, parse_json(body))
+        except MalformedBody as err:
+            return refuse(400, str(err))
         except InvalidOrderPayload as err:
             return refuse(400, f"not an order payload: {err}")
         try:
             run = await hand_order_to_run(state["client"], settings.temporal.task_queue, settings.orders, order)
             await hand_refunds_to_runs(state["client"], settings.temporal.task_queue, order)
+        except TooLargeForTemporal as err:
+            return refuse(413, f"order {order.order_id} is {err}")
         except RPCError as err:
             log.error("store %s order %s: Temporal refused the hand-off: %s", store.id, order.order_id, err)
             return refuse(503, "could not hand the order to Temporal; not accepted, send again")

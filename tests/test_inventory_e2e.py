@@ -225,3 +225,22 @@ async def test_a_store_selling_the_3pls_stock_shows_what_its_centre_can_ship(inv
     await reaches(stack, sku, 7, stores=[THREEPL_STORE])
     await stack.warehouse.restock(EAST_CENTRE, sku, 3)
     await reaches(stack, sku, 10, stores=[THREEPL_STORE])
+
+
+async def test_a_run_that_cannot_answer_does_not_stop_the_publish_and_its_units_stay_out(inventory_stack):
+    """Its worker is gone (a task queue no one polls): the query times out, its lines count from its history."""
+    stack = inventory_stack
+    sku = await stocked_product(stack, "INV-DEAF", 3)
+    order = await stack.shoppers["north"].place_order([(sku, 2)], paid=True)  # north now shows 1, south still 3
+    await hand_order_to_run(stack.client, f"no-worker-{uuid.uuid4()}", stack.settings.orders,
+                            await stack.stores.client("north").get_order(order["id"]))  # fmt: skip
+    deaf = order_workflow_id("north", str(order["id"]))
+    try:
+        for store_id in STORES:
+            await stack.client.get_workflow_handle(stock_sync_workflow_id(store_id)).signal("stock_changed", [sku])
+
+        await reaches(stack, sku, 1)  # south too: 3 in the ERP, 2 of them sold by the run that cannot say so
+        report = await last_change(stack, "south")
+        assert report.unanswered_runs == [deaf] and report.fixed == 1 and not report.failed
+    finally:
+        await stack.client.get_workflow_handle(deaf).terminate("test over")

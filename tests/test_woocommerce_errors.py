@@ -276,16 +276,16 @@ async def test_list_orders_needs_an_aware_datetime(fake_time):
         await woo.list_orders(datetime(2024, 3, 14), page=1)
 
 
-async def test_an_unreadable_order_names_it(fake_time):
-    broken = dict(ORDER, total="n/a")
-    page = httpx.Response(200, json=[broken], headers={"X-WP-Total": "1", "X-WP-TotalPages": "1"})
+async def test_an_unreadable_order_is_named_and_the_rest_of_its_page_still_read(fake_time):
+    broken, fine = dict(ORDER, total="n/a"), dict(ORDER, id=728)
+    page = httpx.Response(200, json=[broken, fine, "?"], headers={"X-WP-Total": "3", "X-WP-TotalPages": "1"})
     woo, _ = client([page], fake_time)
 
-    with pytest.raises(NonRetryableError) as caught:
-        await woo.list_orders(datetime(2024, 1, 1, tzinfo=UTC), page=1)
+    listed = await woo.list_orders(datetime(2024, 1, 1, tzinfo=UTC), page=1)
 
-    assert caught.value.code == "invalid_response"
-    assert "order 727: total: expected a decimal number, got 'n/a'" in str(caught.value)
+    assert [order.order_id for order in listed.items] == ["728"]
+    assert listed.unreadable == {"727": "total: expected a decimal number, got 'n/a'",
+                                 "order 3 of page 1": "expected a JSON object, got str"}  # fmt: skip
 
 
 async def test_a_proxy_page_with_200_is_not_json(fake_time):

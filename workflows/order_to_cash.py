@@ -115,7 +115,7 @@ class OrderToCashWorkflow:
             ),
         )
         self._sale_number = sale.number
-        workflow.upsert_search_attributes([sa.ERP_SALE_NUMBER.value_set(sale.number)])
+        workflow.upsert_search_attributes([sa.ERP_SALE_NUMBER.value_set(sa.keyword(sale.number))])
         await self._step(
             OrderStage.RECORDING_SALE_ON_STORE,
             lambda: workflow.execute_activity_method(
@@ -560,9 +560,9 @@ class OrderToCashWorkflow:
     def _publish_identity(self) -> None:
         workflow.upsert_search_attributes(
             [
-                sa.STORE_ID.value_set(self._store_id),
-                sa.ORDER_ID.value_set(self._order_id),
-                sa.ORDER_NUMBER.value_set(self._current.number),
+                sa.STORE_ID.value_set(sa.keyword(self._store_id)),
+                sa.ORDER_ID.value_set(sa.keyword(self._order_id)),
+                sa.ORDER_NUMBER.value_set(sa.keyword(self._current.number)),
             ]
         )
 
@@ -573,7 +573,7 @@ class OrderToCashWorkflow:
             [
                 sa.ORDER_STAGE.value_set(stage.value),
                 sa.NEEDS_ATTENTION.value_set(bool(parked) or (self._flagged and stage != OrderStage.COMPLETED)),
-                sa.PARKED_REASON.value_set(parked.reason) if parked else sa.PARKED_REASON.value_unset(),
+                sa.PARKED_REASON.value_set(sa.text(parked.reason)) if parked else sa.PARKED_REASON.value_unset(),
                 sa.FULFILMENT_LATE.value_set(self._late),
             ]
         )

@@ -44,7 +44,8 @@ class RefundWorkflow:
 
     @workflow.run
     async def run(self, run: RefundRunInput) -> RefundOutcome:
-        workflow.upsert_search_attributes([sa.STORE_ID.value_set(run.store_id), sa.ORDER_ID.value_set(run.order_id)])
+        workflow.upsert_search_attributes([sa.STORE_ID.value_set(sa.keyword(run.store_id)),
+                                           sa.ORDER_ID.value_set(sa.keyword(run.order_id))])
         try:
             refund = await self._store_refund(run)
         except Stop:
@@ -52,7 +53,7 @@ class RefundWorkflow:
         if run.request is None and refund.key is not None:
             return self._finish(RefundOutcome(refund_id=refund.refund_id, note="made by retail-sync; "
                                               "its own run posts the credit note"))  # fmt: skip
-        workflow.upsert_search_attributes([sa.REFUND_AMOUNT.value_set(float(refund.amount.amount))])
+        workflow.upsert_search_attributes([sa.REFUND_AMOUNT.value_set(sa.amount(float(refund.amount.amount)))])
         try:
             credit = await self._steps.run("posting_credit_note", lambda: workflow.execute_activity_method(
                 RefundActivities.post_credit_note,
@@ -117,7 +118,7 @@ class RefundWorkflow:
             [
                 sa.ORDER_STAGE.value_set(f"refund_{stage}"),
                 sa.NEEDS_ATTENTION.value_set(bool(parked)),
-                sa.PARKED_REASON.value_set(parked.reason) if parked else sa.PARKED_REASON.value_unset(),
+                sa.PARKED_REASON.value_set(sa.text(parked.reason)) if parked else sa.PARKED_REASON.value_unset(),
             ]
         )
         workflow.set_current_details(

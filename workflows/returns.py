@@ -64,8 +64,8 @@ class ReturnWorkflow:
         self._run = run
         order = run.order
         workflow.upsert_search_attributes(
-            [sa.STORE_ID.value_set(order.store_id), sa.ORDER_ID.value_set(order.order_id),
-             sa.ORDER_NUMBER.value_set(order.number), sa.RMA_ID.value_set(run.rma)]
+            [sa.STORE_ID.value_set(sa.keyword(order.store_id)), sa.ORDER_ID.value_set(sa.keyword(order.order_id)),
+             sa.ORDER_NUMBER.value_set(sa.keyword(order.number)), sa.RMA_ID.value_set(sa.keyword(run.rma))]
         )  # fmt: skip
         try:
             if run.needs_approval and not await self._approved():
@@ -240,7 +240,7 @@ class ReturnWorkflow:
             [
                 sa.ORDER_STAGE.value_set(f"return_{stage}"),
                 sa.NEEDS_ATTENTION.value_set(attention or bool(parked)),
-                sa.PARKED_REASON.value_set(parked.reason) if parked else sa.PARKED_REASON.value_unset(),
+                sa.PARKED_REASON.value_set(sa.text(parked.reason)) if parked else sa.PARKED_REASON.value_unset(),
             ]
         )
         workflow.set_current_details(

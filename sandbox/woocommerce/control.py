@@ -12,6 +12,11 @@ payment gateway refuse refunds with this message until `refuse` is null or `DELE
 `POST /__sandbox/batch-limit {"limit": 25}` is a plugin filtering `woocommerce_rest_batch_items_limit`:
 batches of more items are refused with 413 until `DELETE /__sandbox/batch-limit` restores the configured one.
 
+`POST /__sandbox/order-view {"order_id": 7, "fields": {"currency": "EURO"}}` is a plugin rewriting those
+fields of that order wherever the REST API shows it (a `woocommerce_rest_prepare_shop_order_object`
+filter: listings, reads and webhook bodies), until `DELETE /__sandbox/order-view`: a store order
+our mapper cannot read.
+
 `POST /__sandbox/locked-skus {"sku": "TEE", "message": "..."}` is a plugin refusing to save that product
 (a `woocommerce_rest_pre_insert_product_object` filter returning an error): its single writes fail and
 its batch items come back as per-item errors, until `DELETE /__sandbox/locked-skus`.
@@ -52,6 +57,11 @@ class BatchLimit(BaseModel):
 class LockedSku(BaseModel):
     sku: str = Field(min_length=1)
     message: str = "This product is locked by another plugin."
+
+
+class OrderViewOverride(BaseModel):
+    order_id: int
+    fields: dict
 
 
 class DroppedResponse(Response):
@@ -164,6 +174,17 @@ def control_routes(faults: HostFaults, deliveries: WebhookDeliveries, store: Sto
             store.locked_skus.clear()
         return Response(status_code=204)
 
+    async def override_order_view(request: Request) -> Response:
+        override = await _read(request, OrderViewOverride)
+        with store.lock:
+            store.order_view_overrides[override.order_id] = override.fields
+        return JSONResponse(override.model_dump())
+
+    async def clear_order_view_overrides(request: Request) -> Response:
+        with store.lock:
+            store.order_view_overrides.clear()
+        return Response(status_code=204)
+
     async def reset_batch_limit(request: Request) -> Response:
         with store.lock:
             store.batch_limit = store.config.batch_limit
@@ -180,4 +201,6 @@ def control_routes(faults: HostFaults, deliveries: WebhookDeliveries, store: Sto
         Route("/__sandbox/batch-limit", reset_batch_limit, methods=["DELETE"]),
         Route("/__sandbox/locked-skus", _answering_422(lock_sku), methods=["POST"]),
         Route("/__sandbox/locked-skus", unlock_skus, methods=["DELETE"]),
+        Route("/__sandbox/order-view", _answering_422(override_order_view), methods=["POST"]),
+        Route("/__sandbox/order-view", clear_order_view_overrides, methods=["DELETE"]),
     ]

@@ -91,4 +91,5 @@ def order_view(store: Store, order: Order, dp: int = 2) -> dict:
     }
     if order.customer_id:
         view["_links"]["customer"] = [{"href": f"{store.home_url}/wp-json/wc/v3/customers/{order.customer_id}"}]
+    view.update(store.order_view_overrides.get(order.id, {}))
     return view

@@ -290,6 +290,8 @@ class Store:
         self.gateway_refusals: dict[str, str] = {}
         self.locked_skus: dict[str, str] = {}
         """SKU → message of a plugin refusing saves of that product (`woocommerce_rest_pre_insert_*`)."""
+        self.order_view_overrides: dict[int, dict] = {}
+        """Order id → fields a plugin rewrites in that order's REST view (`woocommerce_rest_prepare_shop_order_object`)."""
         self.notes: dict[int, Note] = {}
         self.webhooks: dict[int, Webhook] = {}
         self.tax_rates = [TaxRate(r.rate_id, r.name, r.tax_class, r.percent) for r in demo_catalog.TAX_RATES]
