@@ -3,6 +3,7 @@ coalesced publishes, a down store catching up, continue-as-new.
 
 Stand-in activities under the real names; the real ones run end to end in test_inventory_e2e.py.
 """
+import asyncio
 from datetime import timedelta
 
 from temporalio import activity
@@ -13,6 +14,7 @@ from temporalio.worker import Worker
 from activities.stock import PublishRequest, StockReport
 from canonical.inventory import StockChanges
 from canonical.keys import STOCK_WATCH_WORKFLOW_ID, stock_sync_workflow_id
+from tests.plugins.temporal import eventually
 from workflows.stock_sync import StockSyncInput, StockSyncWorkflow
 from workflows.stock_watch import StockWatchInput, StockWatchWorkflow
 
@@ -120,3 +122,29 @@ async def test_a_store_selling_the_3pls_stock_reads_it_itself(time_skipping):
         await handle.terminate("test done")
 
     assert fake.published["east"][:2] == [["HELD"], ["HELD"]]
+
+
+async def test_a_stock_change_signalled_while_a_publish_is_under_way_is_published_too(time_skipping):
+    published: list[list[str]] = []
+    first_publish_held = asyncio.Event()
+    first_publish_started = asyncio.Event()
+
+    @activity.defn(name="publish_available_to_sell")
+    async def publish_available_to_sell(request: PublishRequest) -> StockReport:
+        published.append(request.skus or [])
+        if len(published) == 1:
+            first_publish_started.set()
+            await first_publish_held.wait()
+        return StockReport(store_id=request.store_id)
+
+    async with Worker(time_skipping.client, task_queue="stock", workflows=[StockSyncWorkflow],
+                      activities=[publish_available_to_sell]):  # fmt: skip
+        run = await time_skipping.client.start_workflow(StockSyncWorkflow.run, StockSyncInput(store_id="north"),
+                                                        id=stock_sync_workflow_id("north"), task_queue="stock")
+        await run.signal(StockSyncWorkflow.stock_changed, ["TEE"])
+        await asyncio.wait_for(first_publish_started.wait(), 10)
+        await run.signal(StockSyncWorkflow.stock_changed, ["TEE", "MUG"])  # a receipt moved both meanwhile
+        first_publish_held.set()
+        await eventually(lambda: asyncio.sleep(0, published), lambda calls: len(calls) == 2)
+        await run.terminate("test done")
+    assert published == [["TEE"], ["MUG", "TEE"]]

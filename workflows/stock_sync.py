@@ -16,6 +16,7 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from activities.stock import PublishRequest, StockActivities, StockReport
     from workflows import search_attributes as sa
+    from workflows import versions
 
 SYNC_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 """No attempt limit: stock must eventually match; the run is visible as retrying in the Web UI meanwhile."""
@@ -66,6 +67,9 @@ class StockSyncWorkflow:
         if not self._pending:
             return
         skus = sorted(self._pending)
+        kept = workflow.patched(versions.STOCK_CHANGES_DURING_A_PUBLISH_KEPT)
+        if kept:
+            self._pending.clear()  # what is signalled from now on changed after this publish read the store
         self._last = await workflow.execute_activity_method(
             StockActivities.publish_available_to_sell,
             PublishRequest(store_id=store_id, skus=skus),
@@ -74,7 +78,8 @@ class StockSyncWorkflow:
             retry_policy=SYNC_RETRY,
             summary=f"Publish available-to-sell of {len(skus)} SKU(s)",
         )
-        self._pending.difference_update(skus)
+        if not kept:
+            self._pending.difference_update(skus)
         if self._last.fixed or self._last.failed:
             self._last_change = self._last
         if self._last.failed:

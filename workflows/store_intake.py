@@ -28,6 +28,8 @@ class IntakeResult(BaseModel):
     watermark: datetime
     orders_seen: int = 0
     runs_started: int = 0
+    skipped: dict[str, str] = {}
+    """Order id → why the order could not be handed to a run (unreadable, too large): for a person to look at."""
     webhooks_reenabled: list[str] = []
 
 
@@ -50,6 +52,7 @@ class StoreIntakeWorkflow:
             )
             result.orders_seen += handed.orders_seen
             result.runs_started += handed.runs_started
+            result.skipped |= handed.skipped
             if not handed.has_next:
                 break
             page += 1
@@ -60,6 +63,9 @@ class StoreIntakeWorkflow:
             retry_policy=INTAKE_RETRY,
             summary="Re-enable webhooks WooCommerce disabled",
         )
+        if result.skipped:
+            workflow.logger.warning("store %s: %d order(s) skipped: %s", intake.store_id, len(result.skipped),
+                                    "; ".join(f"{order_id}: {why}" for order_id, why in sorted(result.skipped.items())))
         if result.webhooks_reenabled:
             workflow.logger.warning(
                 "store %s: re-enabled webhooks WooCommerce had disabled: %s",

@@ -20,3 +20,6 @@ REFUNDS_STOP_SHIPPING = "refunds-stop-shipping-2026-12"
 
 LONG_WAITS_CONTINUE_AS_NEW = "long-waits-continue-as-new-2026-12"
 """Order: a run waiting for the 3PL continues as new once its history passes a few thousand events."""
+
+STOCK_CHANGES_DURING_A_PUBLISH_KEPT = "stock-changes-during-a-publish-kept-2026-12"
+"""Stock sync: SKUs signalled while a publish runs go out in the next publish; they were dropped with it."""
