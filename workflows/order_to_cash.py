@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         SalesOrderRequest,
     )
     from canonical import Order
+    from canonical.available_to_sell import units_taken_from_store
     from canonical.fulfilment import FulfilmentRequest, Shipment, ShipmentStatus
     from canonical.keys import fulfilment_reference
     from workflows import search_attributes as sa
@@ -501,14 +502,9 @@ class OrderToCashWorkflow:
         """SKU → units the store took off its stock for this order while the ERP has no sale for it yet.
         Available-to-sell subtracts them, so a stock push the ERP computed before it saw this order
         cannot re-inflate the store (the oversell race)."""
-        order = self._order
-        units: dict[str, Decimal] = {}
-        if order is None or self._sale_number or not order.holds_stock:
-            return units
-        for line in order.lines:
-            if line.sku:
-                units[line.sku] = units.get(line.sku, Decimal(0)) + line.quantity
-        return units
+        if self._order is None or self._sale_number:
+            return {}
+        return units_taken_from_store(self._order)
 
     def _must_be_parked(self) -> None:
         self._steps.must_be_parked("order", self._stage.value)
