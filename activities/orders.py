@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 from temporalio import activity
 
+from activities.erp_attempts import erp_step
 from activities.errors import as_temporal_errors
 from activities.store_notes import note_once
 from adapters.erp import Erp, ErpCustomer, SalesOrder
@@ -46,7 +47,7 @@ class OrderActivities:
 
     @activity.defn
     async def ensure_customer(self, order: Order) -> ErpCustomer:
-        with as_temporal_errors():
+        async with erp_step():
             return await self._erp.ensure_customer(
                 customer_key(order.store_id, order.customer),
                 order.customer,
@@ -57,14 +58,14 @@ class OrderActivities:
     @activity.defn
     async def create_sales_order(self, request: SalesOrderRequest) -> SalesOrder:
         order = request.order
-        with as_temporal_errors():
+        async with erp_step():
             return await self._erp.create_sales_order(
                 sales_order_key(order.store_id, order.order_id), order, request.customer
             )
 
     @activity.defn
     async def cancel_sales_order(self, ref: OrderRef) -> SalesOrder | None:
-        with as_temporal_errors():
+        async with erp_step():
             return await self._erp.cancel_sales_order(sales_order_key(ref.store_id, ref.order_id))
 
     @activity.defn

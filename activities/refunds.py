@@ -6,6 +6,7 @@ from pydantic import BaseModel
 from temporalio import activity
 from temporalio.client import Client
 
+from activities.erp_attempts import erp_step
 from activities.errors import as_temporal_errors
 from activities.stock_signals import republish_stock
 from adapters.erp import Erp, ErpCreditNote
@@ -73,7 +74,7 @@ class RefundActivities:
         "Order fully refunded"), every line not refunded before."""
         refund = request.refund
         key = refund.key or refund_key(request.store_id, request.order_id, merchant_refund_of(refund.refund_id))
-        with as_temporal_errors():
+        async with erp_step():
             lines = list(refund.lines) or await self._remaining_lines(request)
             payout = payout_reference(refund.refund_id) if refund.refunded_payment else None
             return await self._erp.post_credit_note(

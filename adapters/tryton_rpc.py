@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from adapters.deadlines import time_left
 from adapters.errors import BusinessError, NonRetryableError, RetryableError
 
 SYSTEM = "tryton"
@@ -87,7 +88,8 @@ class TrytonRpc:
     """An authenticated JSON-RPC session with one Tryton database."""
 
     def __init__(self, url: str, database: str, user: str, password: SecretStr, *, timeout: float = 120.0) -> None:
-        self._http = httpx.AsyncClient(base_url=url.rstrip("/"), timeout=timeout)
+        self._http = httpx.AsyncClient(base_url=url.rstrip("/"))
+        self._timeout = timeout
         self._path = f"/{database}/rpc/"
         self._user = user
         self._password = password
@@ -143,10 +145,16 @@ class TrytonRpc:
         self._context = await self._post("model.res.user.get_preferences", [True, {}])
 
     async def _post(self, method: str, params: list) -> Any:
+        """One request, given no more time than the caller has left (`adapters.deadlines`)."""
         self._request_id += 1
         body = json.dumps({"id": self._request_id, "method": method, "params": params}, default=_encode)
+        timeout = time_left(self._timeout)
+        if timeout <= 0:
+            raise RetryableError(SYSTEM, f"{method}: not sent, the caller's time is up")
         try:
-            response = await self._http.post(self._path, content=body, headers={"Content-Type": "application/json"})
+            response = await self._http.post(
+                self._path, content=body, headers={"Content-Type": "application/json"}, timeout=timeout
+            )
         except httpx.TransportError as exc:
             raise RetryableError(SYSTEM, f"{method}: {type(exc).__name__}: {exc}") from exc
         if response.status_code == 401:
