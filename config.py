@@ -68,7 +68,12 @@ class ErpSettings(BaseModel):
     web_shop: str = "retail-sync"
     shipping_product_code: str = "SHIPPING"
     fee_product_code: str = "FEE"
-    timeout_s: float = 120.0
+    timeout_s: float = 60.0
+    """Longest wait for one call; Tryton gives up on a step sooner (45 s, `adapters/tryton_module/common.py`)."""
+    max_sale_lines: int = Field(default=100, ge=1)
+    """Lines one sale may have; an order with more parks with its size. A step holds the ERP's write lock while it
+    runs, and posting and paying the invoice of 100 lines took 8.5 s here (200: 17.6 s, 400: 31.6 s, near Tryton's
+    45 s limit for a step), so at 100 no order keeps the others waiting much longer than SQLite's 5 s."""
 
 
 class ThreePLSettings(BaseModel):

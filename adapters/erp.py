@@ -1,8 +1,8 @@
 """The ERP port: what order-to-cash needs from any ERP, in canonical terms.
 
-Implementations (see `adapters/tryton.py`) must make `create_sales_order` idempotent
-*inside the ERP* on `key`, so a lost response or a concurrent retry can never create a
-second sale.
+Implementations (see `adapters/tryton.py`) make every write idempotent *inside the ERP* on its
+key, and atomic: a lost response, an interrupted attempt or an overlapping retry can never create a
+second sale, pay twice or leave a step halfway.
 """
 from collections.abc import Sequence
 from enum import StrEnum
@@ -126,7 +126,8 @@ class Erp(Protocol):
     ) -> ErpCreditNote:
         """Post a credit note for exactly these refunded lines (amounts and taxes as given); idempotent per
         `refund_key`. With `payout_reference` (the money went back through the payment provider) it is also
-        settled, i.e. reconciled with that payout."""
+        settled, i.e. reconciled with that payout. `NotReadyYet` while there is nothing to credit yet (the
+        sale's invoice is not posted): try again once it is."""
 
     async def stock_changes(self, cursor: str | None) -> StockChanges:
         """SKUs whose stock moved since `cursor` (opaque, from the previous answer); None: every stocked SKU.

@@ -22,7 +22,7 @@ from proteus import config as proteus_config
 from embedded import demo_catalog
 from embedded.countries import COUNTRIES
 
-MODULES = ("sale", "web_shop", "sale_price_list", "product_attribute")
+MODULES = ("sale", "web_shop", "sale_price_list", "product_attribute", "retail_sync")
 COMPANY_NAME = "Retail Sync Demo"
 COMPANY_COUNTRY = "FR"
 CHART = "account.account_template_root_en"
@@ -37,6 +37,7 @@ INTEGRATION_GROUPS = (
     "Accounting",
     "Product Administration",
     "Party Administration",
+    "retail-sync integration",  # may run the steps of our Tryton module (adapters/tryton_module)
 )
 CATALOGUE_MANAGER = ("catalogue", "catalogue-pass-123")
 """The merchant's ERP back office in the demo database: adds products (with their accounting category),

@@ -1,4 +1,4 @@
-"""An ERP step in an activity attempt: it heartbeats, and its calls end before the attempt does."""
+"""An ERP step in an activity attempt: it heartbeats, its calls end before the attempt does, errors map once."""
 import asyncio
 import dataclasses
 import datetime as dt
@@ -11,6 +11,8 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.erp_attempts import erp_step
+from activities.errors import as_temporal_errors
+from adapters.errors import NotReadyYet
 from adapters.tryton_rpc import TrytonRpc
 
 
@@ -59,3 +61,9 @@ async def test_a_call_with_no_time_left_is_not_sent():
         await env.run(step)
     await rpc.aclose()
 
+
+def test_not_ready_yet_is_its_own_non_retryable_type_for_the_workflow_to_wait_on():
+    with pytest.raises(ApplicationError) as raised, as_temporal_errors():
+        raise NotReadyYet("tryton", "Sale SO-1 has no posted invoice to credit yet")
+
+    assert (raised.value.type, raised.value.non_retryable) == ("NotReadyYet", True)

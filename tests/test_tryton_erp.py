@@ -10,6 +10,7 @@ from pydantic import SecretStr
 
 from adapters.erp import ErpCustomer, SalesOrderState
 from adapters.errors import BusinessError, NonRetryableError, RetryableError
+from adapters.tryton import TrytonErp
 from adapters.tryton_rpc import TrytonRpc, TrytonUserError
 from canonical import Address, Customer, FeeLine, Money, Order, OrderLine, OrderStatus, ShippingLine, TaxAmount, TaxRate
 from canonical.keys import customer_key, sales_order_key
@@ -290,6 +291,17 @@ async def test_a_shipped_sale_cannot_be_cancelled(tryton_erp, tryton):
 
     with pytest.raises(BusinessError, match="has shipped"):
         await tryton_erp.cancel_sales_order(key_of(order))
+
+
+async def test_an_order_too_large_for_one_erp_call_parks_with_its_size(tryton_server, tryton_erp):
+    small = TrytonErp(tryton_server.settings.model_copy(update={"max_sale_lines": 2}))
+    order = make_order([product_line(n, "TEE-CLASSIC", 1, "10.00", "10.00") for n in range(1, 4)])
+    try:
+        with pytest.raises(BusinessError, match=r"has 3 lines; one ERP sale takes at most 2 \(erp.max_sale_lines\)"):
+            await small.create_sales_order(key_of(order), order, await customer_for(small, order))
+    finally:
+        await small.aclose()
+    assert await tryton_erp.get_sales_order(key_of(order)) is None
 
 
 async def test_guest_with_non_ascii_name_and_address(tryton_erp, tryton):
