@@ -14,6 +14,8 @@ from pathlib import Path
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
+from canonical.sale_amounts import AmountsPolicy
+
 
 class TemporalSettings(BaseModel):
     address: str = "127.0.0.1:7233"
@@ -58,6 +60,8 @@ class StoreSettings(BaseModel):
     """Decimals the store keeps for prices (WooCommerce → Settings → General → Number of decimals)."""
     catalog_descriptions: bool = False
     """Descriptions come from the ERP; by default the store owns them (and always its images)."""
+    erp_amounts: AmountsPolicy = AmountsPolicy()
+    """Whether an ERP sale off by rounding from the order is settled by an adjustment line or parks."""
 
 
 class ErpSettings(BaseModel):
@@ -68,6 +72,8 @@ class ErpSettings(BaseModel):
     web_shop: str = "retail-sync"
     shipping_product_code: str = "SHIPPING"
     fee_product_code: str = "FEE"
+    adjustment_product_code: str = "ADJUSTMENT"
+    """The service product of the line settling a rounding difference (a store's `erp_amounts.tolerance`)."""
     timeout_s: float = 60.0
     """Longest wait for one call; Tryton gives up on a step sooner (45 s, `adapters/tryton_module/common.py`)."""
     max_sale_lines: int = Field(default=100, ge=1)

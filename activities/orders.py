@@ -57,10 +57,12 @@ class OrderActivities:
 
     @activity.defn
     async def create_sales_order(self, request: SalesOrderRequest) -> SalesOrder:
+        """Confirmed only at the store's amounts to the cent, or as the store's `erp_amounts` policy settles it."""
         order = request.order
         async with erp_step():
+            policy = self._stores.settings(order.store_id).erp_amounts
             return await self._erp.create_sales_order(
-                sales_order_key(order.store_id, order.order_id), order, request.customer
+                sales_order_key(order.store_id, order.order_id), order, request.customer, policy
             )
 
     @activity.defn

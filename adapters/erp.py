@@ -14,6 +14,7 @@ from canonical import Address, Customer, Money, Order, Payment
 from canonical.fulfilment import FulfilmentLine
 from canonical.inventory import CatalogChanges, SourceStock, StockChanges
 from canonical.returns import ProcessedItem, RefundLine, ReturnLine
+from canonical.sale_amounts import AmountsPolicy
 
 
 class SalesOrderState(StrEnum):
@@ -97,8 +98,12 @@ class Erp(Protocol):
     ) -> ErpCustomer:
         """Find or create the customer and both addresses; safe to call repeatedly."""
 
-    async def create_sales_order(self, key: str, order: Order, customer: ErpCustomer) -> SalesOrder:
-        """Create and confirm the sale for `order`; returns the existing sale if `key` is known."""
+    async def create_sales_order(
+        self, key: str, order: Order, customer: ErpCustomer, policy: AmountsPolicy
+    ) -> SalesOrder:
+        """Create and confirm the sale for `order` once its untaxed amount, tax per rate and total equal the
+        store's to the cent; a difference `policy` does not settle (adjustment lines) is a BusinessError,
+        and nothing is confirmed. Returns the existing sale if `key` is known."""
 
     async def get_sales_order(self, key: str) -> SalesOrder | None: ...
 

@@ -31,6 +31,7 @@ from canonical import Address, Customer, Money, Order, Payment
 from canonical.fulfilment import FulfilmentLine
 from canonical.inventory import CatalogChanges, SourceStock, StockChanges
 from canonical.returns import Disposition, LineKind, ProcessedItem, RefundLine, ReturnLine
+from canonical.sale_amounts import AmountsPolicy
 from config import ErpSettings
 
 PAYMENT_METHOD = "Web shop payments"
@@ -79,8 +80,11 @@ class TrytonErp:
             shipment_address_ref=str(party["shipment_address"]),
         )
 
-    async def create_sales_order(self, key: str, order: Order, customer: ErpCustomer) -> SalesOrder:
-        """Create and confirm the sale for `order` (see `adapters.tryton_sales`), or return the one `key` names."""
+    async def create_sales_order(
+        self, key: str, order: Order, customer: ErpCustomer, policy: AmountsPolicy
+    ) -> SalesOrder:
+        """Create and confirm the sale for `order` at exactly the store's amounts (see `adapters.tryton_sales`),
+        or return the one `key` already names."""
         shop = await self._web_shop()
         existing = await self._rpc.call("retail_sync.sale", "get", shop, key)
         if existing and existing["state"] not in ("draft", "quotation"):
@@ -99,7 +103,7 @@ class TrytonErp:
             "shipment_address": int(customer.shipment_address_ref),
             "payment_term": party["customer_payment_term"],
         }
-        return _sales_order(key, await place_sale(self._rpc, self._settings, shop, key, order, header))
+        return _sales_order(key, await place_sale(self._rpc, self._settings, shop, key, order, header, policy))
 
     async def get_sales_order(self, key: str) -> SalesOrder | None:
         found = await self._rpc.call("retail_sync.sale", "get", await self._web_shop(), key)

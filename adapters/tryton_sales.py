@@ -1,23 +1,56 @@
-"""The store order as a Tryton sale, created and confirmed in one step.
+"""The store order as a Tryton sale that charges exactly what the store charged, confirmed in one step.
 
 Lines are priced as the store charged them (unit price = line total ÷ quantity) with the ERP taxes
-at the store's rates.
+at the store's rates. Tryton computes the amounts again with its own rounding, so `place` only
+confirms when they equal the store's to the cent (`canonical.sale_amounts`); otherwise nothing is
+kept, and the difference is either settled by adjustment lines, as the store's policy allows, or
+parks the order with both sides' amounts before anything is confirmed.
 """
 from decimal import Decimal
 
 from adapters.errors import BusinessError
 from adapters.tryton_rpc import SYSTEM, TrytonRpc
 from canonical import Order, TaxAmount
+from canonical.sale_amounts import Adjustment, Amounts, AmountsPolicy, LineAmount, TaxRounding, compare, side_by_side
+from canonical.sale_amounts import store_amounts
 from config import ErpSettings
 
 PRICE_DIGITS = Decimal("0.0001")  # sale.line unit_price precision
+ERP_ROUNDING = {"document": TaxRounding.TOTAL, "line": TaxRounding.LINE}
 
 
-async def place_sale(rpc: TrytonRpc, settings: ErpSettings, shop: int, key: str, order: Order, header: dict) -> dict:
-    """Create and confirm the sale of `order` (header: party, addresses, payment term): the sale's summary."""
+async def place_sale(
+    rpc: TrytonRpc, settings: ErpSettings, shop: int, key: str, order: Order, header: dict, policy: AmountsPolicy
+) -> dict:
+    """Create and confirm the sale of `order` (header: party, addresses, payment term) if its amounts are the
+    store's, after adjustment lines where `policy` tolerates the difference: the sale's summary."""
     sale = _Sale(rpc, settings, order)
     values = {**header, **await sale.header(), "lines": await sale.lines()}
-    return await rpc.call("retail_sync.sale", "place", shop, key, values)
+    store = store_amounts(order, sale.cent)
+    answer = await rpc.call("retail_sync.sale", "place", shop, key, values, sale.expected(store))
+    if answer["placed"]:
+        return answer["sale"]
+    erp = sale.amounts(answer["amounts"])
+    lines = [LineAmount(label, quantity, total, amount)
+             for (label, quantity, total), amount in zip(sale.labels, answer["line_amounts"])]  # fmt: skip
+    rounding = ERP_ROUNDING.get(answer["tax_rounding"], TaxRounding.TOTAL)
+    comparison = compare(store, erp, lines, tolerance=policy.tolerance, store_rounding=policy.tax_rounding,
+                         erp_rounding=rounding)  # fmt: skip
+    if comparison.difference:
+        raise BusinessError(
+            SYSTEM,
+            f"The ERP sale would not charge what order {order.number} charged: {comparison.reason} Correct the "
+            "order or the ERP's taxes, or let the store settle such rounding (erp_amounts.tolerance), then retry",
+        )
+    values["lines"] += await sale.adjustment_lines(comparison.adjustments)
+    answer = await rpc.call("retail_sync.sale", "place", shop, key, values, sale.expected(store))
+    if not answer["placed"]:
+        raise BusinessError(
+            SYSTEM,
+            f"Adjustment lines did not settle the ERP sale of order {order.number}: "
+            f"{side_by_side(store, sale.amounts(answer['amounts']))}; correct it in the ERP, then retry",
+        )
+    return answer["sale"]
 
 
 class _Sale:
@@ -28,18 +61,22 @@ class _Sale:
         self._settings = settings
         self._order = order
         self._taxes: dict[Decimal, int] = {}
+        self.cent = Decimal("0.01")
+        self.labels: list[tuple[str, Decimal, Decimal]] = []
 
     async def header(self) -> dict:
         order = self._order
-        found = await self._rpc.call("currency.currency", "search", [("code", "=", order.currency)], 0, 1, None)
+        found = await self._rpc.call("currency.currency", "search_read", [("code", "=", order.currency)], 0, 1, None,
+                                     ["rounding"])  # fmt: skip
         if not found:
             raise BusinessError(SYSTEM, f"Unknown currency {order.currency}: add it to the ERP, then retry")
+        self.cent = found[0]["rounding"]
         return {
             "reference": order.number,
             "description": f"Order {order.number} from store {order.store_id}",
             "comment": order.customer_note or None,
             "sale_date": order.created_at.date(),
-            "currency": found[0],
+            "currency": found[0]["id"],
         }
 
     async def lines(self) -> list[dict]:
@@ -65,11 +102,40 @@ class _Sale:
                                     fee.taxes, f"fee line {fee.name!r}"))  # fmt: skip
         return lines
 
+    async def adjustment_lines(self, adjustments: tuple[Adjustment, ...]) -> list[dict]:
+        code = self._settings.adjustment_product_code
+        product = (await self._products({code})).get(code)
+        if product is None:
+            raise BusinessError(SYSTEM, f"No adjustment product {code!r} in the ERP: add it as a service, then retry")
+        return [
+            {
+                "type": "line",
+                "product": product["id"],
+                "unit": product["default_uom"],
+                "quantity": 1.0,
+                "unit_price": adjustment.amount,
+                "description": f"Rounding adjustment to order {self._order.number}",
+                "taxes": [self._taxes[adjustment.rate / 100]] if adjustment.rate else [],
+            }
+            for adjustment in adjustments
+        ]
+
+    def expected(self, store: Amounts) -> dict:
+        """The store's amounts in Tryton's terms: tax per ERP tax id."""
+        taxes = {str(self._taxes[rate / 100]): amount for rate, amount in store.taxes.items()}
+        return {"untaxed": store.untaxed, "taxes": taxes, "total": store.total}
+
+    def amounts(self, erp: dict) -> Amounts:
+        rates = {str(tax_id): rate * 100 for rate, tax_id in self._taxes.items()}
+        taxes = {rates[tax_id].normalize(): amount for tax_id, amount in erp["taxes"].items()}
+        return Amounts(untaxed=erp["untaxed"], taxes=taxes, total=erp["total"])
+
     def _line(self, products: dict, code: str, quantity: Decimal, total: Decimal, label: str,
               taxes: tuple[TaxAmount, ...], where: str) -> dict:  # fmt: skip
         product = products.get(code)
         if product is None:
             raise BusinessError(SYSTEM, f"Unknown SKU {code!r} on {where}: add the product to the ERP, then retry")
+        self.labels.append((f"{where[0].upper()}{where[1:]}", quantity, total))
         unit_price = total / quantity if quantity else Decimal(0)
         return {
             "type": "line",

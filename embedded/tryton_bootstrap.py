@@ -252,10 +252,15 @@ def create_catalogue(categories: dict, sizes) -> list:
 
 
 def create_services(category) -> None:
-    """Service products carrying the store's shipping and fee lines, at the standard rate."""
+    """Service products carrying the store's shipping and fee lines, at the standard rate, and rounding adjustments."""
     Template = Model.get("product.template")
     (unit,) = Model.get("product.uom").find([("name", "=", "Unit")])
-    for sku, name in ((demo_catalog.SHIPPING_SKU, "Shipping"), (demo_catalog.FEE_SKU, "Fee")):
+    services = (
+        (demo_catalog.SHIPPING_SKU, "Shipping"),
+        (demo_catalog.FEE_SKU, "Fee"),
+        (demo_catalog.ADJUSTMENT_SKU, "Rounding adjustment"),
+    )
+    for sku, name in services:
         template = Template(
             name=name, type="service", salable=True, default_uom=unit, list_price=Decimal(0), account_category=category
         )

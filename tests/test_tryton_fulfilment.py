@@ -8,7 +8,7 @@ from adapters.erp import InvoiceState, SalesOrderState
 from adapters.errors import BusinessError
 from canonical import Payment
 from canonical.fulfilment import FulfilmentLine
-from tests.test_tryton_erp import REDUCED, customer_for, eur, key_of, make_order, product_line, warehouse
+from tests.test_tryton_erp import REDUCED, STRICT, customer_for, eur, key_of, make_order, product_line, warehouse
 
 SHIPMENT_FIELDS = ["state", "reference", "outgoing_moves.product.code", "outgoing_moves.quantity"]
 
@@ -19,7 +19,7 @@ def shipped(sku: str, quantity: int) -> FulfilmentLine:
 
 async def confirmed_sale(erp, *lines):
     order = make_order(lines)
-    await erp.create_sales_order(key_of(order), order, await customer_for(erp, order))
+    await erp.create_sales_order(key_of(order), order, await customer_for(erp, order), STRICT)
     return order
 
 

@@ -22,7 +22,7 @@ from canonical import Order, Payment
 from canonical.keys import customer_key
 from canonical.returns import Disposition, ProcessedItem, ReturnLine
 from embedded.tryton import TrytonServer
-from tests.test_tryton_erp import REDUCED, customer_for, eur, key_of, make_order, product_line, sales_for
+from tests.test_tryton_erp import REDUCED, STRICT, customer_for, eur, key_of, make_order, product_line, sales_for
 from tests.test_tryton_fulfilment import sale_states, shipments_of, shipped, stock
 from tests.test_tryton_returns import delivered_and_invoiced, note, returns_of, tee_refund
 
@@ -71,7 +71,7 @@ class CreateSale(Step):
         return Case(order, {"customer": await customer_for(erp, order)})
 
     async def run(self, erp, case):
-        return await erp.create_sales_order(key_of(case.order), case.order, case.extra["customer"])
+        return await erp.create_sales_order(key_of(case.order), case.order, case.extra["customer"], STRICT)
 
     async def check(self, tryton, case, result):
         fields = ["state", "shipments.state", "invoices.state", "total_amount"]
@@ -85,7 +85,7 @@ class CreateSale(Step):
 class CancelSale(Step):
     async def prepare(self, erp, tryton):
         order = make_order([product_line(1, "HOODIE-M", 2, "90.00", "90.00")])
-        await erp.create_sales_order(key_of(order), order, await customer_for(erp, order))
+        await erp.create_sales_order(key_of(order), order, await customer_for(erp, order), STRICT)
         return Case(order)
 
     async def run(self, erp, case):
@@ -105,7 +105,7 @@ class ShipPart(Step):
     async def prepare(self, erp, tryton):
         order = make_order([product_line(1, "TEE-CLASSIC", 3, "60.00", "60.00"),
                             product_line(2, "BOOK-COFFEE", 1, "30.00", "30.00", rate=REDUCED)])  # fmt: skip
-        await erp.create_sales_order(key_of(order), order, await customer_for(erp, order))
+        await erp.create_sales_order(key_of(order), order, await customer_for(erp, order), STRICT)
         return Case(order)
 
     async def run(self, erp, case):
@@ -123,7 +123,7 @@ class ShipPart(Step):
 class PayInvoice(Step):
     async def prepare(self, erp, tryton):
         order = make_order([product_line(1, "MUG-CERAMIC", 2, "25.00", "25.00")])
-        await erp.create_sales_order(key_of(order), order, await customer_for(erp, order))
+        await erp.create_sales_order(key_of(order), order, await customer_for(erp, order), STRICT)
         return Case(order, {"payment": Payment(transaction_id=f"ch_{order.order_id}", paid_at=dt.datetime.now(dt.UTC))})
 
     async def run(self, erp, case):

@@ -8,7 +8,7 @@ from adapters.errors import BusinessError, NotReadyYet
 from adapters.tryton import TrytonErp
 from canonical import FeeLine, Payment, ShippingLine
 from canonical.returns import Disposition, LineKind, ProcessedItem, RefundLine, ReturnLine
-from tests.test_tryton_erp import REDUCED, STANDARD, customer_for, eur, key_of, make_order, product_line, taxes
+from tests.test_tryton_erp import REDUCED, STANDARD, STRICT, customer_for, eur, key_of, make_order, product_line, taxes
 from tests.test_tryton_fulfilment import shipped, stock
 
 RETURN_FIELDS = ["state", "origin", "lines.product.code", "lines.quantity", "shipment_returns", "invoices"]
@@ -19,7 +19,7 @@ async def delivered_and_invoiced(erp, *lines, shipping=(), fees=()):
     """A store order whose sale is shipped in full by the 3PL and whose invoice is posted and paid."""
     order = make_order(lines, shipping=shipping, fees=fees)
     key = key_of(order)
-    await erp.create_sales_order(key, order, await customer_for(erp, order))
+    await erp.create_sales_order(key, order, await customer_for(erp, order), STRICT)
     await erp.ship_sales_order(key, f"S-{order.order_id}", [shipped(line.sku, int(line.quantity)) for line in lines])
     await erp.invoice_sales_order(key, Payment(transaction_id=f"ch_{order.order_id}"), order.total)
     return order
@@ -258,7 +258,7 @@ async def test_a_credit_note_waits_for_the_invoice_then_posts(tryton_erp, tryton
     """A merchant's refund before the sale is invoiced is "not ready yet", not a person's job; then it goes on."""
     order = make_order([product_line(1, "TEE-CLASSIC", 2, "40.00", "40.00")])
     key, refund = key_of(order), f"refund-{order.order_id}"
-    await tryton_erp.create_sales_order(key, order, await customer_for(tryton_erp, order))
+    await tryton_erp.create_sales_order(key, order, await customer_for(tryton_erp, order), STRICT)
 
     with pytest.raises(NotReadyYet, match=r"Sale .* has no posted invoice to credit yet: refund .* waits for it"):
         await tryton_erp.post_credit_note(key, refund, [tee_refund()], "Early")

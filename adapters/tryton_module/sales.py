@@ -1,7 +1,10 @@
-"""The store order's sale: placed (created and confirmed) or cancelled."""
+"""The store order's sale: placed (created, checked against the store's amounts, confirmed) or cancelled."""
+from collections import defaultdict
+from decimal import Decimal
+
 from trytond.exceptions import UserError
 from trytond.pool import Pool
-from trytond.rpc import RPC
+from trytond.rpc import RPC, RPCReturnException
 
 from .common import Steps, find_sale, ignore_cancelled, locked_sale, process, step
 
@@ -27,11 +30,14 @@ class Sales(Steps):
 
     @classmethod
     @step
-    def place(cls, shop_id: int, key: str, values: dict) -> dict:
-        """Create the sale for `key` from `values` and confirm it: its summary.
+    def place(cls, shop_id: int, key: str, values: dict, expected: dict) -> dict:
+        """Create the sale for `key` from `values` and confirm it, if Tryton charges exactly `expected`.
 
-        `values` are the sale's fields with `lines` as a list of line values (`taxes`: tax ids). A sale
-        confirmed before is returned as it is; a draft someone left is completed from `values`.
+        `values` are the sale's fields with `lines` as a list of line values (`taxes`: tax ids);
+        `expected` is {untaxed, taxes: {tax id: amount}, total}. When Tryton's amounts differ, nothing
+        is kept and the answer is {placed: false, amounts, line_amounts, tax_rounding}: what Tryton
+        would charge. A sale confirmed before is returned as it is; a draft someone left is completed
+        from `values`.
         """
         Sale = Pool().get("sale.sale")
         header = {name: value for name, value in values.items() if name != "lines"}
@@ -46,11 +52,15 @@ class Sales(Steps):
             old = [line.id for line in sale.lines]
             Sale.write([sale], {**header, "lines": [("delete", old), ("create", lines)]})
         else:
-            return summary(sale)
+            return {"placed": True, "sale": summary(sale)}
         Sale.quote([sale])
-        Sale.confirm([Sale(sale.id)])
+        sale = Sale(sale.id)
+        charged = amounts(sale)
+        if charged != _amounts(expected):
+            raise _Unplaced(sale, charged)
+        Sale.confirm([sale])
         process([sale])
-        return summary(Sale(sale.id))
+        return {"placed": True, "sale": summary(Sale(sale.id))}
 
     @classmethod
     @step
@@ -73,6 +83,39 @@ class Sales(Steps):
         elif sale.state in ("processing", "done") and not _undone(sale):
             _undo(sale)
         return summary(Sale(sale.id))
+
+
+class _Unplaced(RPCReturnException):
+    """Roll the sale back and answer what Tryton would have charged: amounts, each line's, and how it rounds tax."""
+
+    def __init__(self, sale, charged: dict) -> None:
+        super().__init__()
+        config = Pool().get("account.configuration")(1)
+        self.answer = {
+            "placed": False,
+            "amounts": charged,
+            "line_amounts": [line.amount for line in sale.lines],
+            "tax_rounding": config.get_multivalue("tax_rounding", company=sale.company.id),
+        }
+
+    def result(self):
+        return self.answer
+
+
+def amounts(sale) -> dict:
+    """Untaxed, tax per tax id (as a string: a JSON key) and total, as Tryton computed them."""
+    taxes: dict[str, Decimal] = defaultdict(Decimal)
+    for line in sale._get_taxes().values():
+        taxes[str(line.tax.id)] += line.amount
+    return {"untaxed": sale.untaxed_amount, "taxes": {t: a for t, a in taxes.items() if a}, "total": sale.total_amount}
+
+
+def _amounts(expected: dict) -> dict:
+    return {
+        "untaxed": Decimal(expected["untaxed"]),
+        "taxes": {str(t): Decimal(a) for t, a in expected["taxes"].items() if Decimal(a)},
+        "total": Decimal(expected["total"]),
+    }
 
 
 def summary(sale) -> dict:
