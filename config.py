@@ -14,6 +14,8 @@ from pathlib import Path
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
+from canonical.sale_amounts import AmountsPolicy
+
 
 class TemporalSettings(BaseModel):
     address: str = "127.0.0.1:7233"
@@ -58,6 +60,8 @@ class StoreSettings(BaseModel):
     """Decimals the store keeps for prices (WooCommerce → Settings → General → Number of decimals)."""
     catalog_descriptions: bool = False
     """Descriptions come from the ERP; by default the store owns them (and always its images)."""
+    erp_amounts: AmountsPolicy = AmountsPolicy()
+    """Whether an ERP sale off by rounding from the order is settled by an adjustment line or parks."""
 
 
 class ErpSettings(BaseModel):
@@ -68,7 +72,14 @@ class ErpSettings(BaseModel):
     web_shop: str = "retail-sync"
     shipping_product_code: str = "SHIPPING"
     fee_product_code: str = "FEE"
-    timeout_s: float = 120.0
+    adjustment_product_code: str = "ADJUSTMENT"
+    """The service product of the line settling a rounding difference (a store's `erp_amounts.tolerance`)."""
+    timeout_s: float = 60.0
+    """Longest wait for one call; Tryton gives up on a step sooner (45 s, `adapters/tryton_module/common.py`)."""
+    max_sale_lines: int = Field(default=100, ge=1)
+    """Lines one sale may have; an order with more parks with its size. A step holds the ERP's write lock while it
+    runs, and posting and paying the invoice of 100 lines took 8.5 s here (200: 17.6 s, 400: 31.6 s, near Tryton's
+    45 s limit for a step), so at 100 no order keeps the others waiting much longer than SQLite's 5 s."""
 
 
 class ThreePLSettings(BaseModel):

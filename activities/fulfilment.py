@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 from temporalio import activity
 
+from activities.erp_attempts import erp_step
 from activities.errors import as_temporal_errors
 from activities.orders import OrderRef
 from activities.routing import route_by_sku, route_by_stock
@@ -119,7 +120,7 @@ class FulfilmentActivities:
 
     @activity.defn
     async def record_shipment_in_erp(self, news: ShipmentOfOrder) -> None:
-        with as_temporal_errors():
+        async with erp_step():
             await self._erp.ship_sales_order(
                 sales_order_key(news.store_id, news.order_id), news.shipment.shipment_id, list(news.shipment.lines)
             )
@@ -150,12 +151,12 @@ class FulfilmentActivities:
     @activity.defn
     async def release_unshipped_units(self, ref: OrderRef) -> None:
         """Units refunded before they shipped will never ship: the ERP stops holding stock for them."""
-        with as_temporal_errors():
+        async with erp_step():
             await self._erp.release_unshipped(sales_order_key(ref.store_id, ref.order_id))
 
     @activity.defn
     async def invoice_sales_order(self, request: InvoiceRequest) -> ErpInvoice:
-        with as_temporal_errors():
+        async with erp_step():
             return await self._erp.invoice_sales_order(
                 sales_order_key(request.store_id, request.order_id), request.payment, request.amount
             )

@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 from temporalio import activity
 
+from activities.erp_attempts import erp_step
 from activities.errors import as_temporal_errors
 from activities.store_notes import note_once
 from adapters.erp import Erp, ErpCustomer, SalesOrder
@@ -52,7 +53,7 @@ class OrderActivities:
     @activity.defn
     async def ensure_customer(self, order: Order) -> ErpCustomer:
         """The first ERP write, so the order is checked here: an absurd order parks before the ERP has any of it."""
-        with as_temporal_errors():
+        async with erp_step():
             problems = order_problems(order)
             if problems:
                 raise BusinessError(
@@ -69,15 +70,17 @@ class OrderActivities:
 
     @activity.defn
     async def create_sales_order(self, request: SalesOrderRequest) -> SalesOrder:
+        """Confirmed only at the store's amounts to the cent, or as the store's `erp_amounts` policy settles it."""
         order = request.order
-        with as_temporal_errors():
+        async with erp_step():
+            policy = self._stores.settings(order.store_id).erp_amounts
             return await self._erp.create_sales_order(
-                sales_order_key(order.store_id, order.order_id), order, request.customer
+                sales_order_key(order.store_id, order.order_id), order, request.customer, policy
             )
 
     @activity.defn
     async def cancel_sales_order(self, ref: OrderRef) -> SalesOrder | None:
-        with as_temporal_errors():
+        async with erp_step():
             return await self._erp.cancel_sales_order(sales_order_key(ref.store_id, ref.order_id))
 
     @activity.defn

@@ -6,12 +6,13 @@ from pydantic import BaseModel
 from temporalio import activity
 from temporalio.client import Client
 
+from activities.erp_attempts import erp_step
 from activities.errors import as_temporal_errors
 from activities.stock_signals import republish_stock
 from adapters.erp import Erp, ErpCreditNote
 from adapters.errors import BusinessError
 from canonical import Money, Order
-from canonical.keys import refund_key, sales_order_key
+from canonical.keys import merchant_refund_of, payout_reference, refund_key, sales_order_key
 from canonical.returns import LineKind, Refund, RefundLine, RefundRequest
 
 if TYPE_CHECKING:  # the workflow imports this module for its inputs; keep HTTP clients out of its sandbox
@@ -72,10 +73,10 @@ class RefundActivities:
         """The refund's lines, or for a refund of the whole remaining amount without lines (WooCommerce's
         "Order fully refunded"), every line not refunded before."""
         refund = request.refund
-        key = refund.key or refund_key(request.store_id, request.order_id, f"wc{refund.refund_id}")
-        with as_temporal_errors():
+        key = refund.key or refund_key(request.store_id, request.order_id, merchant_refund_of(refund.refund_id))
+        async with erp_step():
             lines = list(refund.lines) or await self._remaining_lines(request)
-            payout = f"store refund {refund.refund_id}" if refund.refunded_payment else None
+            payout = payout_reference(refund.refund_id) if refund.refunded_payment else None
             return await self._erp.post_credit_note(
                 sales_order_key(request.store_id, request.order_id), key, lines, refund.reason, payout
             )

@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 from temporalio import activity
 
+from activities.erp_attempts import erp_step
 from activities.errors import as_temporal_errors
 from activities.store_notes import note_once
 from adapters.erp import Erp, ErpReturn
@@ -39,7 +40,7 @@ class ReturnActivities:
 
     @activity.defn
     async def open_erp_return(self, ret: ReturnOfOrder) -> ErpReturn:
-        with as_temporal_errors():
+        async with erp_step():
             return await self._erp.create_return(
                 sales_order_key(ret.order.store_id, ret.order.order_id), ret.rma, ret.lines
             )
@@ -53,7 +54,7 @@ class ReturnActivities:
 
     @activity.defn
     async def cancel_erp_return(self, ret: ReturnOfOrder) -> None:
-        with as_temporal_errors():
+        async with erp_step():
             await self._erp.cancel_return(ret.rma)
 
     @activity.defn
@@ -74,7 +75,7 @@ class ReturnActivities:
 
     @activity.defn
     async def receive_erp_return(self, ret: ReturnOfOrder) -> ErpReturn:
-        with as_temporal_errors():
+        async with erp_step():
             return await self._erp.receive_return(ret.rma, ret.received)
 
     @activity.defn

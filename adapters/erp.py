@@ -1,8 +1,8 @@
 """The ERP port: what order-to-cash needs from any ERP, in canonical terms.
 
-Implementations (see `adapters/tryton.py`) must make `create_sales_order` idempotent
-*inside the ERP* on `key`, so a lost response or a concurrent retry can never create a
-second sale.
+Implementations (see `adapters/tryton.py`) make every write idempotent *inside the ERP* on its
+key, and atomic: a lost response, an interrupted attempt or an overlapping retry can never create a
+second sale, pay twice or leave a step halfway.
 """
 from collections.abc import Sequence
 from decimal import Decimal
@@ -15,6 +15,7 @@ from canonical import Address, Customer, Money, Order, Payment
 from canonical.fulfilment import FulfilmentLine
 from canonical.inventory import CatalogChanges, SourceStock, StockChanges
 from canonical.returns import ProcessedItem, RefundLine, ReturnLine
+from canonical.sale_amounts import AmountsPolicy
 
 
 class SalesOrderState(StrEnum):
@@ -98,8 +99,12 @@ class Erp(Protocol):
     ) -> ErpCustomer:
         """Find or create the customer and both addresses; safe to call repeatedly."""
 
-    async def create_sales_order(self, key: str, order: Order, customer: ErpCustomer) -> SalesOrder:
-        """Create and confirm the sale for `order`; returns the existing sale if `key` is known."""
+    async def create_sales_order(
+        self, key: str, order: Order, customer: ErpCustomer, policy: AmountsPolicy
+    ) -> SalesOrder:
+        """Create and confirm the sale for `order` once its untaxed amount, tax per rate and total equal the
+        store's to the cent; a difference `policy` does not settle (adjustment lines) is a BusinessError,
+        and nothing is confirmed. Returns the existing sale if `key` is known."""
 
     async def get_sales_order(self, key: str) -> SalesOrder | None: ...
 
@@ -138,7 +143,8 @@ class Erp(Protocol):
     ) -> ErpCreditNote:
         """Post a credit note for exactly these refunded lines (amounts and taxes as given); idempotent per
         `refund_key`. With `payout_reference` (the money went back through the payment provider) it is also
-        settled, i.e. reconciled with that payout."""
+        settled, i.e. reconciled with that payout. `NotReadyYet` while there is nothing to credit yet (the
+        sale's invoice is not posted): try again once it is."""
 
     async def stock_changes(self, cursor: str | None) -> StockChanges:
         """SKUs whose stock moved since `cursor` (opaque, from the previous answer); None: every stocked SKU.

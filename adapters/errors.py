@@ -32,6 +32,11 @@ class BusinessError(NonRetryableError):
     """The data needs a person: unknown SKU, unknown currency, a gateway refusing a refund."""
 
 
+class NotReadyYet(AdapterError):
+    """Not yet: the system lacks something that comes later on its own (a credit note before the sale's invoice
+    is posted). Neither a fault to retry at once nor a person's job: the caller waits for it, then tries again."""
+
+
 class BatchTooLarge(NonRetryableError):
     """A batch refused for its size as a whole (nothing in it was applied): split it and send the parts.
 

@@ -51,8 +51,8 @@ class TimedErp:
     async def ensure_customer(self, *args):
         return await self._timed(self._erp.ensure_customer(*args))
 
-    async def create_sales_order(self, key, order, customer):
-        sale = await self._timed(self._erp.create_sales_order(key, order, customer))
+    async def create_sales_order(self, key, order, customer, policy):
+        sale = await self._timed(self._erp.create_sales_order(key, order, customer, policy))
         self.confirmed[key] = time.perf_counter()
         return sale
 

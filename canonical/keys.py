@@ -58,6 +58,16 @@ def refund_workflow_id(store_id: str, order_id: str, refund_of: str) -> str:
     return f"refund-{store_id}-{order_id}-{refund_of}"
 
 
+def merchant_refund_of(refund_id: str) -> str:
+    """What a refund the merchant made in the store is a refund of (`refund_of` above): the store refund's id."""
+    return f"wc{refund_id}"
+
+
+def payout_reference(refund_id: str) -> str:
+    """The ERP settlement of a refund the payment provider paid out: what a bookkeeper finds in its report."""
+    return f"store refund {refund_id}"
+
+
 def return_reference(store_id: str, order_id: str, number: int) -> str:
     """The RMA number: printed on the box, the 3PL return's reference, the ERP return's reference."""
     return f"RMA-{store_id}-{order_id}-{number}"

@@ -13,7 +13,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
 from adapters.woocommerce import WooCommerceClient
-from canonical.keys import refund_workflow_id
+from canonical.keys import merchant_refund_of, refund_workflow_id
 from canonical.returns import ReturnLine
 from config import Settings, load_settings
 from embedded.demo_stock import receipt_reaches_the_store
@@ -164,7 +164,7 @@ async def _return_and_refund(client: Client, settings: Settings, shopper: Shoppe
           flush=True)  # fmt: skip
     returned = client.get_workflow_handle_for(ReturnWorkflow.run, authorised.workflow_id)
     merchant_refund = client.get_workflow_handle_for(
-        RefundWorkflow.run, refund_workflow_id(STORE_ID, later.order_id, f"wc{refund['id']}"))
+        RefundWorkflow.run, refund_workflow_id(STORE_ID, later.order_id, merchant_refund_of(str(refund['id']))))
     deadline = time.monotonic() + DONE_TIMEOUT_S
     while time.monotonic() < deadline:
         for parcel in await warehouse.returns(authorised.rma):

@@ -42,6 +42,8 @@ PRODUCTS = (
     DemoProduct("HOODIE-M", "Organic Hoodie - M", Decimal("45.00"), parent_sku="HOODIE"),
 )
 
-# Service products the ERP uses for the store's shipping and fee lines.
+# Service products the ERP uses for the store's shipping and fee lines, and for the adjustment line that
+# settles a rounding difference between the store's amounts and the ERP's (canonical/sale_amounts.py).
 SHIPPING_SKU = "SHIPPING"
 FEE_SKU = "FEE"
+ADJUSTMENT_SKU = "ADJUSTMENT"

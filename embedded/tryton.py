@@ -24,8 +24,8 @@ from pathlib import Path
 
 import httpx
 
-from adapters.tryton_invoicing import PAYMENT_METHOD
-from adapters.tryton_returns import QUARANTINE_LOCATION
+from adapters import tryton_module
+from adapters.tryton import PAYMENT_METHOD, QUARANTINE_LOCATION
 from config import ErpSettings
 from embedded import countries, demo_catalog, tryton_bootstrap
 from embedded.processes import ChildProcess, free_port
@@ -42,7 +42,7 @@ def cache_dir() -> Path:
 
 
 def template_key() -> str:
-    """Changes whenever the template would come out different: Tryton's versions or our bootstrap."""
+    """Changes whenever the template would come out different: Tryton's versions, our bootstrap or our module."""
     digest = hashlib.sha256()
     versions = sorted(
         f"{dist.metadata['Name'].lower()}=={dist.version}"
@@ -52,6 +52,9 @@ def template_key() -> str:
     digest.update("\n".join(versions).encode())
     for module in (tryton_bootstrap, countries, demo_catalog):
         digest.update(Path(module.__file__).read_bytes())
+    for path in sorted(Path(tryton_module.__file__).parent.iterdir()):
+        if path.is_file() and path.suffix in (".py", ".cfg", ".xml"):
+            digest.update(path.name.encode() + path.read_bytes())
     digest.update(_bootstrap_input().encode())
     return digest.hexdigest()[:16]
 

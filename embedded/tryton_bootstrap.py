@@ -22,7 +22,7 @@ from proteus import config as proteus_config
 from embedded import demo_catalog
 from embedded.countries import COUNTRIES
 
-MODULES = ("sale", "web_shop", "sale_price_list", "product_attribute")
+MODULES = ("sale", "web_shop", "sale_price_list", "product_attribute", "retail_sync")
 COMPANY_NAME = "Retail Sync Demo"
 COMPANY_COUNTRY = "FR"
 CHART = "account.account_template_root_en"
@@ -37,6 +37,7 @@ INTEGRATION_GROUPS = (
     "Accounting",
     "Product Administration",
     "Party Administration",
+    "retail-sync integration",  # may run the steps of our Tryton module (adapters/tryton_module)
 )
 CATALOGUE_MANAGER = ("catalogue", "catalogue-pass-123")
 """The merchant's ERP back office in the demo database: adds products (with their accounting category),
@@ -251,10 +252,15 @@ def create_catalogue(categories: dict, sizes) -> list:
 
 
 def create_services(category) -> None:
-    """Service products carrying the store's shipping and fee lines, at the standard rate."""
+    """Service products carrying the store's shipping and fee lines, at the standard rate, and rounding adjustments."""
     Template = Model.get("product.template")
     (unit,) = Model.get("product.uom").find([("name", "=", "Unit")])
-    for sku, name in ((demo_catalog.SHIPPING_SKU, "Shipping"), (demo_catalog.FEE_SKU, "Fee")):
+    services = (
+        (demo_catalog.SHIPPING_SKU, "Shipping"),
+        (demo_catalog.FEE_SKU, "Fee"),
+        (demo_catalog.ADJUSTMENT_SKU, "Rounding adjustment"),
+    )
+    for sku, name in services:
         template = Template(
             name=name, type="service", salable=True, default_uom=unit, list_price=Decimal(0), account_category=category
         )

@@ -13,7 +13,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from canonical import Order
-from canonical.keys import order_workflow_id, refund_workflow_id
+from canonical.keys import merchant_refund_of, order_workflow_id, refund_workflow_id
 from config import OrderPolicy
 from workflows import search_attributes as sa
 from workflows.order_messages import OrderRunInput
@@ -116,7 +116,7 @@ async def hand_refunds_to_runs(client: Client, task_queue: str, order: Order) ->
             await client.start_workflow(
                 RefundWorkflow.run,
                 RefundRunInput(store_id=order.store_id, order_id=order.order_id, store_refund_id=refund.refund_id),
-                id=refund_workflow_id(order.store_id, order.order_id, f"wc{refund.refund_id}"),
+                id=refund_workflow_id(order.store_id, order.order_id, merchant_refund_of(refund.refund_id)),
                 task_queue=task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 static_summary=f"Refund {refund.refund_id} of order #{_shown(order.number)} ({order.store_id})",

@@ -10,15 +10,19 @@ from pydantic import SecretStr
 
 from adapters.erp import ErpCustomer, SalesOrderState
 from adapters.errors import BusinessError, NonRetryableError, RetryableError
+from adapters.tryton import TrytonErp
 from adapters.tryton_rpc import TrytonRpc, TrytonUserError
 from canonical import Address, Customer, FeeLine, Money, Order, OrderLine, OrderStatus, ShippingLine, TaxAmount, TaxRate
 from canonical.keys import customer_key, sales_order_key
+from canonical.sale_amounts import AmountsPolicy
 from config import ErpSettings
 
 STORE = "test-store"
 STANDARD = TaxRate(rate_id="1", code="FR-VAT-20", label="VAT 20%", percent=Decimal("20.0000"))
 REDUCED = TaxRate(rate_id="2", code="FR-VAT-5.5", label="VAT 5.5%", percent=Decimal("5.5000"))
 CENT = Decimal("0.01")
+STRICT = AmountsPolicy()
+"""No tolerance: the ERP sale must equal the order to the cent."""
 
 
 def eur(amount, currency: str = "EUR") -> Money:
@@ -126,7 +130,7 @@ async def test_confirmed_sale_mirrors_the_store_order(tryton_erp, tryton):
     )
     customer = await customer_for(tryton_erp, order)
 
-    sale = await tryton_erp.create_sales_order(key_of(order), order, customer)
+    sale = await tryton_erp.create_sales_order(key_of(order), order, customer, STRICT)
 
     assert sale.state == SalesOrderState.PROCESSING
     assert (sale.untaxed_amount, sale.tax_amount, sale.total_amount) == (eur("73.00"), eur("10.25"), eur("83.25"))
@@ -185,8 +189,8 @@ async def test_creating_twice_keeps_one_sale(tryton_erp, tryton):
     order = make_order([product_line(1, "MUG-CERAMIC", 1, "12.50", "12.50")])
     customer = await customer_for(tryton_erp, order)
 
-    first = await tryton_erp.create_sales_order(key_of(order), order, customer)
-    second = await tryton_erp.create_sales_order(key_of(order), order, customer)
+    first = await tryton_erp.create_sales_order(key_of(order), order, customer, STRICT)
+    second = await tryton_erp.create_sales_order(key_of(order), order, customer, STRICT)
 
     assert second == first
     assert len(await sales_for(tryton, key_of(order))) == 1
@@ -197,8 +201,8 @@ async def test_concurrent_creates_make_one_sale(tryton_erp, tryton):
     customer = await customer_for(tryton_erp, order)
 
     first, second = await asyncio.gather(
-        tryton_erp.create_sales_order(key_of(order), order, customer),
-        tryton_erp.create_sales_order(key_of(order), order, customer),
+        tryton_erp.create_sales_order(key_of(order), order, customer, STRICT),
+        tryton_erp.create_sales_order(key_of(order), order, customer, STRICT),
     )
 
     # The loser may read the sale between its confirmation and the processing that follows it.
@@ -212,7 +216,7 @@ async def test_a_draft_left_by_a_crash_is_confirmed_not_duplicated(tryton_erp, t
     customer = await customer_for(tryton_erp, order)
     await create_draft(tryton, order, customer)
 
-    sale = await tryton_erp.create_sales_order(key_of(order), order, customer)
+    sale = await tryton_erp.create_sales_order(key_of(order), order, customer, STRICT)
 
     assert sale.state == SalesOrderState.PROCESSING
     assert [s["state"] for s in await sales_for(tryton, key_of(order))] == ["processing"]
@@ -223,7 +227,7 @@ async def test_unknown_sku_names_the_line_and_creates_nothing(tryton_erp):
     customer = await customer_for(tryton_erp, order)
 
     with pytest.raises(BusinessError, match=r"Unknown SKU 'NOPE-123' on line 2 \(Item 2\)"):
-        await tryton_erp.create_sales_order(key_of(order), order, customer)
+        await tryton_erp.create_sales_order(key_of(order), order, customer, STRICT)
 
     assert await tryton_erp.get_sales_order(key_of(order)) is None
 
@@ -233,7 +237,7 @@ async def test_unknown_currency_is_a_business_error(tryton_erp):
     customer = await customer_for(tryton_erp, order)
 
     with pytest.raises(BusinessError, match="Unknown currency XYZ"):
-        await tryton_erp.create_sales_order(key_of(order), order, customer)
+        await tryton_erp.create_sales_order(key_of(order), order, customer, STRICT)
     assert await tryton_erp.get_sales_order(key_of(order)) is None
 
 
@@ -244,14 +248,14 @@ async def test_tax_rate_unknown_to_the_erp_is_a_business_error(tryton_erp):
     customer = await customer_for(tryton_erp, order)
 
     with pytest.raises(BusinessError, match=r"No ERP tax at 7.7% for line 1"):
-        await tryton_erp.create_sales_order(key_of(order), order, customer)
+        await tryton_erp.create_sales_order(key_of(order), order, customer, STRICT)
 
 
 async def test_cancel_releases_an_unshipped_sale_and_is_idempotent(tryton_erp, tryton):
     order = make_order([product_line(1, "HOODIE-M", 2, "90.00", "90.00")])
     customer = await customer_for(tryton_erp, order)
     before = await forecast(tryton, "HOODIE-M")
-    created = await tryton_erp.create_sales_order(key_of(order), order, customer)
+    created = await tryton_erp.create_sales_order(key_of(order), order, customer, STRICT)
     assert await forecast(tryton, "HOODIE-M") == before - 2
 
     cancelled = await tryton_erp.cancel_sales_order(key_of(order))
@@ -283,13 +287,24 @@ async def test_cancel_of_a_draft_sale_cancels_it(tryton_erp, tryton):
 async def test_a_shipped_sale_cannot_be_cancelled(tryton_erp, tryton):
     order = make_order([product_line(1, "TEE-CLASSIC", 1, "20.00", "20.00")])
     customer = await customer_for(tryton_erp, order)
-    await tryton_erp.create_sales_order(key_of(order), order, customer)
+    await tryton_erp.create_sales_order(key_of(order), order, customer, STRICT)
     (stored,) = await sales_for(tryton, key_of(order), ["shipments"])
     for transition in ("assign_try", "pick", "pack", "do"):
         await tryton.call("stock.shipment.out", transition, stored["shipments"])
 
     with pytest.raises(BusinessError, match="has shipped"):
         await tryton_erp.cancel_sales_order(key_of(order))
+
+
+async def test_an_order_too_large_for_one_erp_call_parks_with_its_size(tryton_server, tryton_erp):
+    small = TrytonErp(tryton_server.settings.model_copy(update={"max_sale_lines": 2}))
+    order = make_order([product_line(n, "TEE-CLASSIC", 1, "10.00", "10.00") for n in range(1, 4)])
+    try:
+        with pytest.raises(BusinessError, match=r"has 3 lines; one ERP sale takes at most 2 \(erp.max_sale_lines\)"):
+            await small.create_sales_order(key_of(order), order, await customer_for(small, order), STRICT)
+    finally:
+        await small.aclose()
+    assert await tryton_erp.get_sales_order(key_of(order)) is None
 
 
 async def test_guest_with_non_ascii_name_and_address(tryton_erp, tryton):
@@ -308,7 +323,7 @@ async def test_guest_with_non_ascii_name_and_address(tryton_erp, tryton):
 
     customer = await customer_for(tryton_erp, order)
     again = await customer_for(tryton_erp, order)
-    sale = await tryton_erp.create_sales_order(key_of(order), order, customer)
+    sale = await tryton_erp.create_sales_order(key_of(order), order, customer, STRICT)
 
     assert again == customer
     assert customer.invoice_address_ref == customer.shipment_address_ref

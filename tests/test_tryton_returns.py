@@ -1,12 +1,14 @@
 """Returns (RMA) and refunds in a real trytond: every assertion reads the outcome back from Tryton."""
+import asyncio
 from decimal import Decimal
 
 import pytest
 
-from adapters.errors import BusinessError
+from adapters.errors import BusinessError, NotReadyYet
+from adapters.tryton import TrytonErp
 from canonical import FeeLine, Payment, ShippingLine
 from canonical.returns import Disposition, LineKind, ProcessedItem, RefundLine, ReturnLine
-from tests.test_tryton_erp import REDUCED, STANDARD, customer_for, eur, key_of, make_order, product_line, taxes
+from tests.test_tryton_erp import REDUCED, STANDARD, STRICT, customer_for, eur, key_of, make_order, product_line, taxes
 from tests.test_tryton_fulfilment import shipped, stock
 
 RETURN_FIELDS = ["state", "origin", "lines.product.code", "lines.quantity", "shipment_returns", "invoices"]
@@ -17,7 +19,7 @@ async def delivered_and_invoiced(erp, *lines, shipping=(), fees=()):
     """A store order whose sale is shipped in full by the 3PL and whose invoice is posted and paid."""
     order = make_order(lines, shipping=shipping, fees=fees)
     key = key_of(order)
-    await erp.create_sales_order(key, order, await customer_for(erp, order))
+    await erp.create_sales_order(key, order, await customer_for(erp, order), STRICT)
     await erp.ship_sales_order(key, f"S-{order.order_id}", [shipped(line.sku, int(line.quantity)) for line in lines])
     await erp.invoice_sales_order(key, Payment(transaction_id=f"ch_{order.order_id}"), order.total)
     return order
@@ -222,3 +224,48 @@ async def test_a_crash_left_copy_is_reused_and_an_empty_box_closes_the_return(tr
     credit = await tryton_erp.post_credit_note(key, f"refund-{order.order_id}", [untaxed], "Goodwill")
     assert (credit.tax_amount, credit.total_amount) == (eur("0.00"), eur("20.00"))
     assert (await note(tryton, int(credit.erp_ref)))["taxes"] == []
+
+
+async def test_two_refunds_of_one_order_at_once_make_two_credit_notes(tryton_server, tryton_erp, tryton):
+    """Two refund runs of one order post at the same moment: each gets its own note, none fills the other's draft.
+
+    One of them may take the RMA's draft (it credits the same unit); the other credits the invoice."""
+    order = await delivered_and_invoiced(tryton_erp, product_line(1, "TEE-CLASSIC", 3, "60.00", "60.00"))
+    key = key_of(order)
+    await tryton_erp.create_return(key, f"RMA-{order.order_id}", [ReturnLine(sku="TEE-CLASSIC", quantity=Decimal(1))])
+    other = TrytonErp(tryton_server.settings)
+    refunds = [f"refund-{order.order_id}-{n}" for n in (1, 2, 3)]
+    try:
+        credits = await asyncio.gather(
+            tryton_erp.post_credit_note(key, refunds[0], [tee_refund()], "One"),
+            other.post_credit_note(key, refunds[1], [tee_refund()], "Two"),
+            tryton_erp.post_credit_note(key, refunds[2], [tee_refund()], "Three"),
+        )
+    finally:
+        await other.aclose()
+
+    assert len({c.erp_ref for c in credits}) == 3
+    for credit, refund in zip(credits, refunds):
+        stored = await note(tryton, int(credit.erp_ref))
+        assert (stored["state"], stored["reference"], stored["total_amount"]) == ("posted", refund, Decimal("-24.00"))
+        (line,) = await tryton.call("account.invoice.line", "read", stored["lines"], ["quantity"])
+        assert line["quantity"] == -1.0
+    with pytest.raises(BusinessError, match=r"credits more than is left .*: 20.00 on Item 1 \(0.00 left\)"):
+        await tryton_erp.post_credit_note(key, f"refund-{order.order_id}-4", [tee_refund()], "Four")
+
+
+async def test_a_credit_note_waits_for_the_invoice_then_posts(tryton_erp, tryton):
+    """A merchant's refund before the sale is invoiced is "not ready yet", not a person's job; then it goes on."""
+    order = make_order([product_line(1, "TEE-CLASSIC", 2, "40.00", "40.00")])
+    key, refund = key_of(order), f"refund-{order.order_id}"
+    await tryton_erp.create_sales_order(key, order, await customer_for(tryton_erp, order), STRICT)
+
+    with pytest.raises(NotReadyYet, match=r"Sale .* has no posted invoice to credit yet: refund .* waits for it"):
+        await tryton_erp.post_credit_note(key, refund, [tee_refund()], "Early")
+    assert await tryton.call("account.invoice", "search", [("reference", "=", refund)], 0, None, None) == []
+
+    await tryton_erp.invoice_sales_order(key, Payment(transaction_id=f"ch_{order.order_id}"), order.total)
+    credit = await tryton_erp.post_credit_note(key, refund, [tee_refund()], "Early")
+
+    assert credit.total_amount == eur("24.00")
+    assert (await note(tryton, int(credit.erp_ref)))["state"] == "posted"

@@ -10,7 +10,7 @@ from adapters.tryton_changes import OVERLAP, Cursor, advance
 from canonical.inventory import CatalogProduct, CatalogVariant, SourceStock
 from embedded.erp_catalogue import ErpCatalogue
 from embedded.tryton_bootstrap import WEB_PRICE_LIST
-from tests.test_tryton_erp import customer_for, key_of, make_order, product_line
+from tests.test_tryton_erp import STRICT, customer_for, key_of, make_order, product_line
 
 WH = ["WH"]
 
@@ -61,7 +61,7 @@ async def test_a_confirmed_sale_lowers_available_stock_before_it_ships(tryton_er
     cursor = (await tryton_erp.stock_changes(None)).cursor
     order = make_order([product_line(1, sku, 2, subtotal="18.00", total="18.00")])
 
-    await tryton_erp.create_sales_order(key_of(order), order, await customer_for(tryton_erp, order))
+    await tryton_erp.create_sales_order(key_of(order), order, await customer_for(tryton_erp, order), STRICT)
 
     assert await available(tryton_erp, sku) == 3
     assert sku in (await tryton_erp.stock_changes(cursor)).skus
