@@ -118,6 +118,9 @@ class ReturnPolicy(BaseModel):
     poll_interval: timedelta = timedelta(hours=6)
     refund_payment: bool = True
     """Refund through the store's payment gateway (False: record the refund, money moves elsewhere)."""
+    credit_note_retry_every: timedelta = timedelta(minutes=15)
+    """A refund made before the sale's invoice is posted (before everything shipped) waits for it; how often
+    its credit note asks the ERP again."""
 
 
 class InventoryPolicy(BaseModel):

@@ -49,7 +49,7 @@ def build_worker(
     activities = (
         OrderActivities(stores, erp),
         FulfilmentActivities(threepl, stores, erp, settings.orders),
-        IntakeActivities(stores, client, task_queue, settings.orders),
+        IntakeActivities(stores, client, task_queue, settings.orders, settings.returns),
         RefundActivities(stores, erp, client),
         ReturnActivities(threepl, stores, erp),
         StockActivities(stores, erp, threepl, client),

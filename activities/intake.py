@@ -10,7 +10,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.errors import as_temporal_errors
 from canonical import Order
 from canonical.keys import order_workflow_id
-from config import OrderPolicy
+from config import OrderPolicy, ReturnPolicy
 from starter.order_runs import TooLargeForTemporal, hand_order_to_run, hand_refunds_to_runs
 
 if TYPE_CHECKING:  # the workflow imports this module for its inputs; keep HTTP clients out of its sandbox
@@ -34,11 +34,13 @@ class OrdersPageHanded(BaseModel):
 
 
 class IntakeActivities:
-    def __init__(self, stores: "StoreDirectory", client: Client, task_queue: str, policy: OrderPolicy) -> None:
+    def __init__(self, stores: "StoreDirectory", client: Client, task_queue: str, policy: OrderPolicy,
+                 returns: ReturnPolicy) -> None:  # fmt: skip
         self._stores = stores
         self._client = client
         self._task_queue = task_queue
         self._policy = policy
+        self._returns = returns
 
     @activity.defn
     async def hand_changed_orders_to_runs(self, request: OrdersPageRequest) -> OrdersPageHanded:
@@ -64,7 +66,7 @@ class IntakeActivities:
 
     async def _hand_over(self, order: Order) -> int:
         """1 when the order had no open run and now has one."""
-        await hand_refunds_to_runs(self._client, self._task_queue, order)
+        await hand_refunds_to_runs(self._client, self._task_queue, self._returns, order)
         if not order.is_paid or order.is_cancelled:
             return 0
         before = await self._open_run(order_workflow_id(order.store_id, order.order_id))

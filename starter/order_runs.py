@@ -14,7 +14,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from canonical import Order
 from canonical.keys import merchant_refund_of, order_workflow_id, refund_workflow_id
-from config import OrderPolicy
+from config import OrderPolicy, ReturnPolicy
 from workflows import search_attributes as sa
 from workflows.order_messages import OrderRunInput
 from workflows.order_to_cash import OrderToCashWorkflow
@@ -104,7 +104,7 @@ async def _closed_without_a_sale(client: Client, workflow_id: str) -> str | None
     return attributes.get(sa.ORDER_STAGE) or (description.status.name.lower() if description.status else "closed")
 
 
-async def hand_refunds_to_runs(client: Client, task_queue: str, order: Order) -> int:
+async def hand_refunds_to_runs(client: Client, task_queue: str, policy: ReturnPolicy, order: Order) -> int:
     """One refund run per entry of the order's refunds list; returns how many were new.
 
     The merchant's refunds get their credit notes; our own refunds echo back here too and
@@ -115,7 +115,8 @@ async def hand_refunds_to_runs(client: Client, task_queue: str, order: Order) ->
         try:
             await client.start_workflow(
                 RefundWorkflow.run,
-                RefundRunInput(store_id=order.store_id, order_id=order.order_id, store_refund_id=refund.refund_id),
+                RefundRunInput(store_id=order.store_id, order_id=order.order_id, store_refund_id=refund.refund_id,
+                               credit_note_retry_every=policy.credit_note_retry_every),
                 id=refund_workflow_id(order.store_id, order.order_id, merchant_refund_of(refund.refund_id)),
                 task_queue=task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,

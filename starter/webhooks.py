@@ -68,7 +68,7 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
             return refuse(400, f"not an order payload: {err}")
         try:
             run = await hand_order_to_run(state["client"], settings.temporal.task_queue, settings.orders, order)
-            await hand_refunds_to_runs(state["client"], settings.temporal.task_queue, order)
+            await hand_refunds_to_runs(state["client"], settings.temporal.task_queue, settings.returns, order)
         except TooLargeForTemporal as err:
             return refuse(413, f"order {order.order_id} is {err}")
         except RPCError as err:

@@ -1,8 +1,11 @@
 """A merchant's refund of units that have not shipped yet: the warehouse never ships them, the ERP stops
 holding them (store ↔ Temporal ↔ Tryton ↔ ShipBob sandbox)."""
+from decimal import Decimal
+
 from tests.plugins.stack import STORE_ID, OrderStack, reach, sales_for
 from tests.plugins.temporal import eventually
 from tests.test_fulfilment_e2e import done_erp_shipments, finished
+from tests.test_returns_e2e import credit_notes
 from workflows.order_messages import OrderStage
 
 
@@ -33,3 +36,5 @@ async def test_a_tee_refunded_while_at_the_warehouse_is_never_shipped(order_stac
     assert await done_erp_shipments(order_stack, sale) == [(str(shipment["id"]), [("TEE-CLASSIC", 1.0)])]
     (states,) = await order_stack.erp.call("sale.sale", "read", [sale["id"]], ["shipment_state"])
     assert states["shipment_state"] == "sent"
+    (note,) = await eventually(lambda: credit_notes(order_stack, order["id"]), bool, 60)  # it waited for the invoice
+    assert note["total_amount"] == -Decimal(tee["total"]) / 2 - Decimal(tee["total_tax"]) / 2

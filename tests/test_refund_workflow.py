@@ -15,6 +15,7 @@ from adapters.erp import ErpCreditNote
 from canonical.returns import Refund, RefundLine, RefundRequest
 from tests.factories import eur
 from tests.plugins.temporal import eventually
+from workflows import search_attributes as sa
 from workflows.refund import RefundRunInput, RefundWorkflow
 
 LINE = RefundLine(line_id="11", sku="TEE-CLASSIC", quantity=Decimal(1), amount=eur("20.00"))
@@ -25,9 +26,10 @@ def refund(key: str | None = None) -> Refund:
 
 
 class FakeRefunds:
-    def __init__(self, gateway_refusals: int = 0) -> None:
+    def __init__(self, gateway_refusals: int = 0, invoice_missing: int = 0) -> None:
         self.calls: list[str] = []
         self.gateway_refusals = gateway_refusals
+        self.invoice_missing = invoice_missing  # credit notes asked before the sale's invoice was posted
 
     def activities(self):
         @activity.defn(name="create_store_refund")
@@ -47,6 +49,10 @@ class FakeRefunds:
         @activity.defn(name="post_credit_note")
         async def post_credit_note(request: CreditNoteRequest) -> ErpCreditNote:
             self.calls.append(f"post_credit_note:{request.refund.refund_id}")
+            if self.invoice_missing:
+                self.invoice_missing -= 1
+                raise ApplicationError("tryton: Sale SO-9 has no posted invoice to credit yet", type="NotReadyYet",
+                                       non_retryable=True)  # fmt: skip
             return ErpCreditNote(erp_ref="5", number="CN-5", refund_key="k", untaxed_amount=eur("20"),
                                  tax_amount=eur("4"), total_amount=eur("24"))  # fmt: skip
 
@@ -107,6 +113,18 @@ async def test_a_refund_an_operator_gives_up_writes_nothing_more(time_skipping, 
         outcome = await handle.result()
     assert outcome.note == "given up by an operator"
     assert fakes.calls == ["create_store_refund:gateway=True"]
+
+
+async def test_a_credit_note_that_must_wait_for_the_invoice_goes_on_once_it_is_posted(time_skipping, queue):
+    fakes = FakeRefunds(invoice_missing=3)
+    async with Worker(time_skipping.client, task_queue=queue, workflows=[RefundWorkflow], activities=fakes.activities()):
+        handle = await start(time_skipping, queue, RefundRunInput(store_id="s", order_id="1001", store_refund_id="77"))
+        await eventually(lambda: handle.query(RefundWorkflow.stage), lambda stage: stage == "posting_credit_note")
+        attributes = (await handle.describe()).typed_search_attributes
+        assert attributes.get(sa.NEEDS_ATTENTION) is False
+        outcome = await handle.result()
+    assert outcome.credit_note == "CN-5"
+    assert fakes.calls == ["read_store_refund", *["post_credit_note:77"] * 4]
 
 
 def test_the_rest_of_an_order_is_every_line_not_refunded_before_taxes_included():

@@ -15,7 +15,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from workflows import versions
-    from workflows.steps import CANCEL, RETRY, Steps, Stop, step_options
+    from workflows.steps import CANCEL, RETRY, Steps, Stop, erp_step_options, step_options
     from activities.fulfilment import FulfilmentActivities, InvoiceRequest, ShipmentOfOrder
     from activities.orders import (
         CancellationOnStoreOrder,
@@ -41,7 +41,6 @@ with workflow.unsafe.imports_passed_through():
 
 REROUTE = "reroute"
 STORE_CALL_TIMEOUT = timedelta(seconds=90)
-ERP_CALL_TIMEOUT = timedelta(minutes=3)
 THREEPL_CALL_TIMEOUT = timedelta(seconds=90)
 
 
@@ -612,7 +611,7 @@ class OrderToCashWorkflow:
 
 
 def _erp_call(summary: str) -> dict:
-    return step_options(summary, ERP_CALL_TIMEOUT)
+    return erp_step_options(summary)
 
 
 def _store_call(summary: str) -> dict:

@@ -9,6 +9,8 @@ activity looks for the key before every attempt, so a lost response never refund
 → post the ERP credit note. A gateway that refuses parks the run; an operator may retry,
 also without the gateway (`retry` with `refund_payment=False`: recorded, money moved elsewhere).
 """
+from datetime import timedelta
+
 from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
@@ -17,7 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.refunds import CreditNoteRequest, RefundActivities, StoreRefundRef
     from canonical.returns import Refund, RefundRequest
     from workflows import search_attributes as sa
-    from workflows.steps import RETRY, Steps, Stop, step_options
+    from workflows.steps import RETRY, Steps, Stop, erp_step_options, step_options
 
 PARKED = "parked"
 
@@ -27,6 +29,8 @@ class RefundRunInput(BaseModel):
     order_id: str
     store_refund_id: str | None = None  # the merchant's refund, already in the store
     request: RefundRequest | None = None  # ours, to create
+    credit_note_retry_every: timedelta = timedelta(minutes=15)
+    """How often a credit note that waits for the sale's invoice to be posted asks the ERP again."""
 
 
 class RefundOutcome(BaseModel):
@@ -44,6 +48,7 @@ class RefundWorkflow:
 
     @workflow.run
     async def run(self, run: RefundRunInput) -> RefundOutcome:
+        self._steps.not_ready_retry = run.credit_note_retry_every
         workflow.upsert_search_attributes([sa.STORE_ID.value_set(sa.keyword(run.store_id)),
                                            sa.ORDER_ID.value_set(sa.keyword(run.order_id))])
         try:
@@ -58,7 +63,7 @@ class RefundWorkflow:
             credit = await self._steps.run("posting_credit_note", lambda: workflow.execute_activity_method(
                 RefundActivities.post_credit_note,
                 CreditNoteRequest(store_id=run.store_id, order_id=run.order_id, refund=refund),
-                **step_options("Post the ERP credit note"),
+                **erp_step_options("Post the ERP credit note"),
             ))  # fmt: skip
         except Stop:
             return self._finish(RefundOutcome(refund_id=refund.refund_id, note="credit note given up by an operator"))
@@ -100,8 +105,9 @@ class RefundWorkflow:
 
     @cancel.validator
     def _validate_cancel(self, reason: str) -> None:
-        if self._steps.parked is None:
-            raise ApplicationError(f"only a parked refund can be given up (stage: {self._stage})", type="NotParked")
+        if self._steps.parked is None and not self._steps.waiting:
+            raise ApplicationError(f"only a parked or waiting refund can be given up (stage: {self._stage})",
+                                   type="NotParked")  # fmt: skip
 
     @workflow.query
     def stage(self) -> str:
@@ -125,6 +131,8 @@ class RefundWorkflow:
             f"**Parked**: {parked.reason}\n\nFix it, then retry (update `retry`, `refund_payment` false to record "
             "the refund without the payment gateway) or give up (update `cancel`)."
             if parked else f"Refund: {stage.replace('_', ' ')}."
+            + (f" Waiting: {self._steps.waiting}; asked again every {self._steps.not_ready_retry}."
+               if self._steps.waiting else "")
         )  # fmt: skip
 
     def _finish(self, outcome: RefundOutcome) -> RefundOutcome:

@@ -25,7 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from canonical.order import TaxAmount
     from workflows import search_attributes as sa
     from workflows.refund import RefundOutcome, RefundRunInput, RefundWorkflow
-    from workflows.steps import RETRY, Steps, Stop, step_options
+    from workflows.steps import RETRY, Steps, Stop, erp_step_options, step_options
 
 CENT = Decimal("0.01")
 
@@ -150,7 +150,8 @@ class ReturnWorkflow:
         return self._steps.run(stage, lambda: self._call(stage, activity, argument))
 
     def _call(self, stage: str, activity, argument):
-        return workflow.execute_activity_method(activity, argument, **step_options(stage.replace("_", " ")))
+        options = erp_step_options if activity in ERP_STEPS else step_options
+        return workflow.execute_activity_method(activity, argument, **options(stage.replace("_", " ")))
 
     # -- messages -------------------------------------------------------------
 
@@ -260,6 +261,7 @@ class ReturnWorkflow:
 
 
 FINISHED = ("rejected", "cancelled", "expired", "completed")
+ERP_STEPS = (ReturnActivities.open_erp_return, ReturnActivities.receive_erp_return, ReturnActivities.cancel_erp_return)
 
 
 def refund_for(run: ReturnRunInput, received: list[ProcessedItem]) -> RefundRequest | None:

@@ -3,6 +3,8 @@
 A step is an activity with its own attempt timeout and a day of retries with backoff. A business error
 (or a day of transient ones) **parks** the run on that step until an operator decides: `retry` runs it
 again; `cancel` stops the run, which then undoes, newest first, every step that registered an undo.
+A "not yet" (`NotReadyYet`: the other system will have what the step needs later, e.g. a credit note
+before the sale's invoice is posted) parks nobody: the step waits and tries again, however long it takes.
 While undoing, an undo the other system refuses (goods already picked) parks too; `cancel` then leaves
 it as it is, and an undo registered as needing the later ones undone (the ERP sale of goods that still
 ship) is left with it.
@@ -23,19 +25,34 @@ STEP_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=5)
 )
 STEP_DEADLINE = timedelta(hours=24)
+NOT_READY = "NotReadyYet"
+"""The `ApplicationError` type of a step that must wait for another system (`adapters.errors.NotReadyYet`)."""
 
 RETRY = "retry"
 CANCEL = "cancel"
 
 
-def step_options(summary: str, attempt_timeout: timedelta = timedelta(minutes=3)) -> dict:
+def step_options(
+    summary: str, attempt_timeout: timedelta = timedelta(minutes=3), heartbeat_timeout: timedelta | None = None
+) -> dict:
     """Options for `execute_activity_method`; `summary` labels the step in the Web UI's history."""
     return dict(
         start_to_close_timeout=attempt_timeout,
+        heartbeat_timeout=heartbeat_timeout,
         schedule_to_close_timeout=STEP_DEADLINE,
         retry_policy=STEP_RETRY,
         summary=summary,
     )
+
+
+def erp_step_options(summary: str) -> dict:
+    """An ERP step: one Tryton transaction of at most 45 s, heartbeating every few seconds (activities'
+    `erp_step`), so a killed worker's step is tried again within half a minute, not after the attempt."""
+    return step_options(summary, ERP_ATTEMPT, ERP_HEARTBEAT)
+
+
+ERP_ATTEMPT = timedelta(minutes=3)
+ERP_HEARTBEAT = timedelta(seconds=30)
 
 
 def failure_reason(err: ActivityError) -> str:
@@ -44,6 +61,10 @@ def failure_reason(err: ActivityError) -> str:
     if isinstance(cause, ApplicationError):
         return cause.message
     return str(cause or err)
+
+
+def _not_ready(err: ActivityError) -> bool:
+    return isinstance(err.cause, ApplicationError) and err.cause.type == NOT_READY
 
 
 class ParkedStep(BaseModel):
@@ -93,6 +114,8 @@ class Steps:
         self.cancel_reason = ""
         self.undoing = False
         self.done: list[str] = []
+        self.waiting = ""  # why the current step waits for another system ("not yet"), for the details
+        self.not_ready_retry = timedelta(minutes=15)
 
     @property
     def cancelled(self) -> bool:
@@ -123,6 +146,9 @@ class Steps:
             try:
                 result = await call()
             except ActivityError as err:
+                if _not_ready(err):
+                    await self._wait_and_retry(stage, failure_reason(err))
+                    continue
                 decision = await self.park(name, why(failure_reason(err)))
                 if decision.kind == CANCEL:
                     if not self.undoing:
@@ -133,6 +159,17 @@ class Steps:
             if not quiet:
                 self.done.append(name)
             return result
+
+    async def _wait_and_retry(self, stage: Any, reason: str) -> None:
+        """Not yet: publish why, and try again later (or stop at once when the run is cancelled meanwhile)."""
+        self.waiting = reason
+        self._enter(stage)
+        try:
+            await workflow.wait_condition(lambda: self.cancelled and not self.undoing, timeout=self.not_ready_retry,
+                                          timeout_summary="not yet: try again")  # fmt: skip
+        except TimeoutError:
+            pass
+        self.waiting = ""
 
     async def park(self, step: str, reason: str) -> Decision:
         """Wait for an operator's decision on `step`; a cancellation (outside undoing) is one too."""

@@ -126,6 +126,9 @@ def _draft_for(sale, credits: list[_Credit], refund_key: str):
     if unfinished := InvoiceLine.search(domain, limit=1):
         return unfinished[0].invoice
     posted = [i for i in sale.invoices if i.state in ("posted", "paid")]
+    if not posted and sale.invoices and all(i.state == "cancelled" for i in sale.invoices):
+        raise UserError(f"Sale {sale.number} was cancelled: refund {refund_key} has no invoice to credit. If the "
+                        "money went back in the store, give the refund up; otherwise credit it by hand")
     if not posted:
         raise NotReady(f"Sale {sale.number} has no posted invoice to credit yet: refund {refund_key} waits for it")
     with without_check_access():  # as the Credit wizard does

@@ -83,7 +83,7 @@ async def order_stack(dev_server, tryton_server):
                                     requests_per_minute=600),
             orders=OrderPolicy(payment_window=timedelta(hours=1), shipment_poll_interval=POLL_INTERVAL,
                                route_by_stock=True),
-            returns=ReturnPolicy(poll_interval=POLL_INTERVAL),
+            returns=ReturnPolicy(poll_interval=POLL_INTERVAL, credit_note_retry_every=POLL_INTERVAL),
             starter=StarterSettings(returns_api_token=SecretStr(RETURNS_PORTAL_TOKEN)),
         )  # fmt: skip
         stores = StoreDirectory(settings.stores)
