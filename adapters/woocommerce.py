@@ -40,13 +40,14 @@ from adapters.woocommerce_catalog import (
 from adapters.woocommerce_orders import InvalidOrderPayload, order_from_woocommerce, refund_from_woocommerce
 from canonical import Order
 from canonical.inventory import Listing, ListingDraft, PushResult, StockPush
+from canonical.keys import reason_with_refund_key
 from canonical.returns import Refund, RefundLine, RefundRequest
 from config import StoreSettings
 
 SYSTEM = "woocommerce"
 RETRYABLE_STATUSES = frozenset({408, 429, 502, 503, 504})
 REFUND_KEY_META = "_retail_sync_refund_key"
-"""Refund meta entry holding our `RefundRequest.key`, so a caller can tell whether a refund already exists."""
+"""Refund meta entry holding our `RefundRequest.key`; the reason ends with it too (`reason_with_refund_key`)."""
 REFUSAL_CODES = frozenset({"woocommerce_rest_cannot_create_order_refund"})
 """The store or its payment gateway said no (amount too high, gateway declined): a person must decide."""
 BATCH_TIMEOUT_S = 60.0
@@ -239,8 +240,9 @@ class WooCommerceClient:
     async def create_refund(self, request: RefundRequest) -> Refund:
         """Refund at the store, tagging the refund with `request.key`; sent once, never retried here.
 
-        A RetryableError (timeout, dropped connection, bare 5xx) does not say whether the store kept the
-        refund: list the refunds and look for the key before asking again. A BusinessError carries the
+        The key ends the reason, which the store saves before it asks the gateway, and is in the meta, which
+        it saves last. A RetryableError (timeout, dropped connection, bare 5xx) does not say whether the store
+        kept the refund: list the refunds and look for the key before asking again. A BusinessError carries the
         store's or gateway's reason (e.g. "Invalid refund amount.", a declined card) for a person to act on.
         """
         if request.store_id != self.store_id:
@@ -249,7 +251,7 @@ class WooCommerceClient:
         path = f"orders/{_id(request.order_id)}/refunds"
         body = {
             "amount": _decimal_text(request.amount.amount),
-            "reason": request.reason,
+            "reason": reason_with_refund_key(request.reason, request.key),
             "api_refund": request.refund_payment,
             "api_restock": request.restock,
             "line_items": [_refund_line(line) for line in request.lines],

@@ -4,6 +4,7 @@ One place, so a webhook, the intake backstop, an activity retry and an operator
 all arrive at the same run and the same external record.
 """
 import hashlib
+import re
 
 from canonical.order import Customer
 
@@ -45,8 +46,25 @@ def order_of_fulfilment_reference(reference: str) -> tuple[str, str] | None:
 
 
 def refund_key(store_id: str, order_id: str, refund_of: str) -> str:
-    """Our refund's idempotency key, stored in the store refund's meta: `refund_of` is an RMA or operator reference."""
+    """Our refund's idempotency key: `refund_of` is an RMA or operator reference."""
     return f"{store_id}:{order_id}:refund:{refund_of}"
+
+
+_REFUND_MARKER = re.compile(r"\s*\[retail-sync:(?P<key>[^\[\]\s]+)\]\s*$")
+
+
+def reason_with_refund_key(reason: str, key: str) -> str:
+    """The store refund's reason, ending with our key: WooCommerce saves the reason before it asks the payment
+    gateway and the request's meta only after, so a refund whose answer was lost still shows whose it is."""
+    return f"{reason} [retail-sync:{key}]".lstrip()
+
+
+def refund_key_in_reason(reason: str, store_id: str, order_id: str) -> tuple[str | None, str]:
+    """(our key, the reason without it); the key only if it is one of ours for this very order."""
+    marker = _REFUND_MARKER.search(reason)
+    if marker is None or not marker["key"].startswith(refund_key(store_id, order_id, "")):
+        return None, reason
+    return marker["key"], reason[: marker.start()]
 
 
 def refund_workflow_id(store_id: str, order_id: str, refund_of: str) -> str:

@@ -204,3 +204,39 @@ async def test_over_refund_is_refused_before_anything_is_written(order_stack: Or
     assert f"more than the {total} EUR still refundable" in await handle.query(RefundWorkflow.parked_reason)
     assert await order_stack.store.list_refunds(order["id"]) == []
     await handle.execute_update(RefundWorkflow.cancel, "typo")
+
+
+async def gateway_refunds(stack: OrderStack, order: dict) -> list[dict]:
+    """What the payment gateway was asked to refund for the order, refused or not."""
+    calls = (await stack.store_control.get("gateway-refunds")).json()
+    return [call for call in calls if call["order_id"] == order["id"]]
+
+
+async def refunds_path_fault(stack: OrderStack, order: dict, **fault) -> None:
+    added = await stack.store_control.post("faults", json={
+        "path_prefix": f"/wp-json/wc/v3/orders/{order['id']}/refunds", "method": "POST", "count": 1, **fault})
+    assert added.is_success, added.text
+
+
+async def echo_outcome(stack: OrderStack, order: dict, refund_id: str):
+    """The merchant-refund run `order.updated` started for a refund that is ours."""
+    handle = stack.client.get_workflow_handle_for(RefundWorkflow.run,
+                                                  refund_workflow_id(STORE_ID, str(order["id"]), f"wc{refund_id}"))
+    await eventually(lambda: handle.describe(), bool, 60)
+    return await asyncio.wait_for(handle.result(), 60)
+
+
+async def test_a_refund_whose_answer_and_meta_were_lost_is_found_by_its_reason_and_made_once(order_stack: OrderStack):
+    order = await shipped_order(order_stack, [("TEE-CLASSIC", 2)])
+    await refunds_path_fault(order_stack, order, die_before="refund_meta")  # PHP dies after the gateway paid
+
+    handle = await start_refund(order_stack, await operator_refund(order_stack, order, "op-4", gateway=True), "op-4")
+    outcome = await asyncio.wait_for(handle.result(), 120)
+
+    (refund,) = await order_stack.store.list_refunds(order["id"])
+    assert refund.refund_id == outcome.refund_id and refund.key == refund_key(STORE_ID, str(order["id"]), "op-4")
+    assert len(await gateway_refunds(order_stack, order)) == 1
+    echo = await echo_outcome(order_stack, order, refund.refund_id)  # order.updated fired before the meta save
+    assert "made by retail-sync" in echo.note and not echo.credit_note
+    (note,) = await credit_notes(order_stack, order["id"])
+    assert note["state"] == "paid" and note["total_amount"] == -refund.amount.amount

@@ -335,7 +335,8 @@ async def test_create_refund_sends_item_and_rate_ids_and_our_key(fake_time):
     (request,) = sent
     assert (request.method, request.url.path) == ("POST", "/wp-json/wc/v3/orders/727/refunds")
     assert json.loads(request.content) == {
-        "amount": "54.60", "reason": "RMA-17", "api_refund": True, "api_restock": False,
+        "amount": "54.60", "reason": "RMA-17 [retail-sync:shop1:727:refund:RMA-17]", "api_refund": True,
+        "api_restock": False,
         "line_items": [
             {"id": 311, "quantity": 1, "refund_total": "40.50", "refund_tax": [{"id": 1, "refund_total": "8.10"}]},
             {"id": 315, "quantity": 0, "refund_total": "5.00", "refund_tax": [{"id": 1, "refund_total": "1.00"}]},
