@@ -1,4 +1,6 @@
 """Refund activities: the store refund at most once, and its credit note in the ERP."""
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -9,13 +11,14 @@ from temporalio.client import Client
 from activities.errors import as_temporal_errors
 from activities.stock_signals import republish_stock
 from adapters.erp import Erp, ErpCreditNote
-from adapters.errors import BusinessError
+from adapters.errors import AdapterError, BusinessError, RetryableError
 from canonical import Money, Order
 from canonical.keys import refund_key, sales_order_key
 from canonical.returns import LineKind, Refund, RefundLine, RefundRequest
 
 if TYPE_CHECKING:  # the workflow imports this module for its inputs; keep HTTP clients out of its sandbox
     from activities.stores import StoreDirectory
+    from adapters.woocommerce import WooCommerceClient
 
 
 class StoreRefundRef(BaseModel):
@@ -38,24 +41,62 @@ class RefundActivities:
 
     @activity.defn
     async def create_store_refund(self, request: RefundRequest) -> Refund:
-        """Look for our key before every attempt: WooCommerce refunds have no idempotency, and a lost
-        response must never refund twice. Above what is still refundable, nothing is written."""
+        """Make our refund in the store at most once, though WooCommerce refunds have no idempotency.
+
+        Every attempt first looks for our key (the reason ends with it). Once an attempt may have sent the
+        request (heartbeat details say when, recorded before the POST), no later attempt sends it again: it
+        finds ours, or looks again while the store may still be working on it, then parks for a person.
+        A refund of ours counts as made once the gateway paid it (or none was asked): while WooCommerce
+        waits on the gateway the refund is listed already, and is deleted again if the gateway refuses.
+        Above what is still refundable, nothing is written."""
         with as_temporal_errors():
             store = self._stores.client(request.store_id)
-            made = next((r for r in await store.list_refunds(request.order_id) if r.key == request.key), None)
-            if made is not None:
-                return made
-            order = await store.get_order(request.order_id)
-            refundable = order.total.amount - sum((r.amount.amount for r in order.refunds), Decimal(0))
-            if request.amount.amount > refundable:
-                raise BusinessError(
-                    "retail-sync",
-                    f"refund of {request.amount.amount} {request.amount.currency} is more than the "
-                    f"{refundable} {order.currency} still refundable on order {order.number}",
-                )
-            refund = await store.create_refund(request)
+            refunds = await store.list_refunds(request.order_id)
+            ours = next((r for r in refunds if r.key == request.key), None)
+            sent_at = _sent_at(activity.info().heartbeat_details)
+            if ours is not None and (ours.refunded_payment or not request.refund_payment):
+                refund = ours
+            elif ours is not None or sent_at is not None:
+                raise self._outcome_unknown(request, ours, sent_at)
+            else:
+                refund = await self._send(store, request)
         await _republish_restocked(self._client, refund)
         return refund
+
+    async def _send(self, store: "WooCommerceClient", request: RefundRequest) -> Refund:
+        order = await store.get_order(request.order_id)
+        refundable = order.total.amount - sum((r.amount.amount for r in order.refunds), Decimal(0))
+        if request.amount.amount > refundable:
+            raise BusinessError(
+                "retail-sync",
+                f"refund of {request.amount.amount} {request.amount.currency} is more than the "
+                f"{refundable} {order.currency} still refundable on order {order.number}",
+            )
+        activity.heartbeat(datetime.now(UTC).isoformat())  # from here on, this request may reach the store
+        try:
+            return await store.create_refund(request)
+        except RetryableError as failed:
+            if not failed.sent:
+                activity.heartbeat()  # it did not: the next attempt may send it
+            raise
+
+    def _outcome_unknown(self, request: RefundRequest, ours: Refund | None, sent_at: datetime | None) -> AdapterError:
+        """Look again while the store may still be working on it (`request_lifetime_s`), then a person decides."""
+        since = sent_at or (ours.created_at if ours else None) or datetime.now(UTC)
+        lifetime = timedelta(seconds=self._stores.settings(request.store_id).request_lifetime_s)
+        what = f"refund {request.key} of {request.amount.amount} {request.amount.currency}"
+        if datetime.now(UTC) - since < lifetime:
+            state = f"store refund {ours.refund_id} is still at the gateway" if ours else "not in the store's list yet"
+            return RetryableError("woocommerce", f"{what} sent at {since:%Y-%m-%d %H:%M:%S} UTC: {state}; looking "
+                                                 f"again until {since + lifetime:%H:%M:%S} UTC")  # fmt: skip
+        if ours is not None:
+            return BusinessError("retail-sync", f"store refund {ours.refund_id} ({what}), saved at "
+                                 f"{since:%Y-%m-%d %H:%M:%S} UTC, has not said whether the gateway paid it back: "
+                                 "check the gateway, then retry (without the gateway if the money went back) or "
+                                 "give up")  # fmt: skip
+        return BusinessError("retail-sync", f"{what} was sent to store {request.store_id} at "
+                             f"{since:%Y-%m-%d %H:%M:%S} UTC, its outcome is unknown: check the order's refunds and "
+                             "the gateway, then retry or give up")  # fmt: skip
 
     @activity.defn
     async def read_store_refund(self, ref: StoreRefundRef) -> Refund:
@@ -125,3 +166,8 @@ def remaining_lines(order: Order, refunded: list[RefundLine]) -> list[RefundLine
     candidates += [left(LineKind.SHIPPING, l.line_id, None, Decimal(0), l.total, l.taxes) for l in order.shipping_lines]
     candidates += [left(LineKind.FEE, l.line_id, None, Decimal(0), l.total, l.taxes) for l in order.fee_lines]
     return [line for line in candidates if line is not None]
+
+
+def _sent_at(heartbeat_details: Sequence) -> datetime | None:
+    """When an earlier attempt of this activity sent the refund request, if it may have."""
+    return datetime.fromisoformat(heartbeat_details[0]) if heartbeat_details else None

@@ -46,6 +46,8 @@ from config import StoreSettings
 
 SYSTEM = "woocommerce"
 RETRYABLE_STATUSES = frozenset({408, 429, 502, 503, 504})
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+"""Transport failures before the request left: the store cannot have acted on it."""
 REFUND_KEY_META = "_retail_sync_refund_key"
 """Refund meta entry holding our `RefundRequest.key`; the reason ends with it too (`reason_with_refund_key`)."""
 REFUSAL_CODES = frozenset({"woocommerce_rest_cannot_create_order_refund"})
@@ -372,16 +374,19 @@ class WooCommerceClient:
         where = f"store {self.store_id}: {method} {path}"
         paused = self._budget.paused_for()
         if paused > MAX_INLINE_WAIT_S:
-            raise RetryableError(SYSTEM, f"{where}: store asked us to wait {paused:.0f}s", retry_after=paused)
+            raise RetryableError(SYSTEM, f"{where}: store asked us to wait {paused:.0f}s", retry_after=paused,
+                                 sent=False)
         await self._budget.acquire()
         try:
             response = await self._http.request(
                 method, path, params=params, json=body, timeout=timeout or httpx.USE_CLIENT_DEFAULT
             )
         except httpx.TimeoutException as exc:
-            raise RetryableError(SYSTEM, f"{where}: timed out ({type(exc).__name__})") from None
+            raise RetryableError(SYSTEM, f"{where}: timed out ({type(exc).__name__})",
+                                 sent=not isinstance(exc, NOT_SENT)) from None
         except httpx.TransportError as exc:
-            raise RetryableError(SYSTEM, f"{where}: {type(exc).__name__}: {exc}") from None
+            raise RetryableError(SYSTEM, f"{where}: {type(exc).__name__}: {exc}",
+                                 sent=not isinstance(exc, NOT_SENT)) from None
         logger.debug("%s → HTTP %s", where, response.status_code)
         if response.is_success:
             return response
@@ -418,7 +423,8 @@ def classify(where: str, response: httpx.Response) -> AdapterError:
     status = response.status_code
     text = f"{where} → HTTP {status}" + (f" {code}" if code else "") + (f": {message}" if message else "")
     if status in RETRYABLE_STATUSES or (status >= 500 and not code):
-        return RetryableError(SYSTEM, text, code=code, status=status, retry_after=retry_after(response.headers))
+        return RetryableError(SYSTEM, text, code=code, status=status, retry_after=retry_after(response.headers),
+                              sent=status != 429)
     if code in REFUSAL_CODES:
         return BusinessError(SYSTEM, text, code=code, status=status)
     if code == TOO_LARGE_CODE:

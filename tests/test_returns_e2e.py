@@ -11,7 +11,14 @@ from canonical.returns import RefundLine, RefundRequest, ReturnLine
 from starter.returns import ReturnRefused, authorise_return
 from starter.signatures import woocommerce_signature
 from tests.factories import eur
-from tests.plugins.stack import RETURNS_PORTAL_TOKEN, STORE_ID, WEBHOOK_SECRET, OrderStack, reach
+from tests.plugins.stack import (
+    RETURNS_PORTAL_TOKEN,
+    STORE_ID,
+    STORE_REQUEST_LIFETIME_S,
+    WEBHOOK_SECRET,
+    OrderStack,
+    reach,
+)
 from tests.plugins.temporal import eventually
 from tests.test_fulfilment_e2e import finished, shipments_of
 from workflows.order_messages import OrderStage
@@ -240,3 +247,81 @@ async def test_a_refund_whose_answer_and_meta_were_lost_is_found_by_its_reason_a
     assert "made by retail-sync" in echo.note and not echo.credit_note
     (note,) = await credit_notes(order_stack, order["id"])
     assert note["state"] == "paid" and note["total_amount"] == -refund.amount.amount
+
+
+async def test_a_refund_the_host_turned_away_with_429_is_sent_again_and_made_once(order_stack: OrderStack):
+    order = await shipped_order(order_stack, [("TEE-CLASSIC", 1)])
+    await refunds_path_fault(order_stack, order, status=429, retry_after="1")  # refused before WordPress ran
+
+    handle = await start_refund(order_stack, await operator_refund(order_stack, order, "op-8", gateway=True), "op-8")
+    outcome = await asyncio.wait_for(handle.result(), 60)  # not parked: nothing could have reached the store
+
+    (refund,) = await order_stack.store.list_refunds(order["id"])
+    assert refund.refund_id == outcome.refund_id and len(await gateway_refunds(order_stack, order)) == 1
+
+
+async def slow_gateway(stack: OrderStack, delay_s: float, refuse: str | None = None) -> None:
+    """The card gateway takes `delay_s` to answer a refund, longer than nginx waits for PHP (a bare 504)."""
+    slowed = await stack.store_control.post("gateway", json={"method": "stripe", "delay_s": delay_s, "refuse": refuse})
+    assert slowed.is_success, slowed.text
+
+
+async def test_a_refund_at_a_slow_gateway_behind_a_504_is_made_and_booked_once(order_stack: OrderStack):
+    order = await shipped_order(order_stack, [("TEE-CLASSIC", 2)])
+    await slow_gateway(order_stack, 3.0)
+    await refunds_path_fault(order_stack, order, host_timeout_s=0.5)
+    try:
+        handle = await start_refund(order_stack, await operator_refund(order_stack, order, "op-5", gateway=True),
+                                    "op-5")  # fmt: skip
+        outcome = await asyncio.wait_for(handle.result(), 120)  # a parked run would wait for an operator
+    finally:
+        await order_stack.store_control.delete("gateway")
+
+    (refund,) = await order_stack.store.list_refunds(order["id"])
+    assert refund.refund_id == outcome.refund_id and refund.refunded_payment
+    assert [call["refused"] for call in await gateway_refunds(order_stack, order)] == [None]
+    (note,) = await credit_notes(order_stack, order["id"])
+    assert note["state"] == "paid"  # booked once the gateway had paid, not while it was still working
+
+
+async def test_a_gateway_refusal_whose_answer_was_lost_is_never_asked_again(order_stack: OrderStack):
+    order = await shipped_order(order_stack, [("TEE-CLASSIC", 2)])
+    await slow_gateway(order_stack, 3.0, refuse="Card expired")
+    await refunds_path_fault(order_stack, order, host_timeout_s=0.5)
+    try:
+        handle = await start_refund(order_stack, await operator_refund(order_stack, order, "op-6", gateway=True),
+                                    "op-6")  # fmt: skip
+        await eventually(lambda: handle.query(RefundWorkflow.stage), lambda stage: stage == "parked", 60)
+    finally:
+        await order_stack.store_control.delete("gateway")
+
+    reason = await handle.query(RefundWorkflow.parked_reason)
+    assert "its outcome is unknown: check the order's refunds and the gateway" in reason
+    assert [call["refused"] for call in await gateway_refunds(order_stack, order)] == ["Card expired"]
+    assert await order_stack.store.list_refunds(order["id"]) == []
+    assert await credit_notes(order_stack, order["id"]) == []
+    await handle.execute_update(RefundWorkflow.cancel, "the customer's card expired: paid by bank transfer")
+
+
+async def test_a_refund_still_at_the_gateway_parks_only_until_the_store_can_tell(order_stack: OrderStack):
+    order = await shipped_order(order_stack, [("TEE-CLASSIC", 2)])
+    await slow_gateway(order_stack, STORE_REQUEST_LIFETIME_S + 4)
+    await refunds_path_fault(order_stack, order, host_timeout_s=0.5)
+    try:
+        handle = await start_refund(order_stack, await operator_refund(order_stack, order, "op-7", gateway=True),
+                                    "op-7")  # fmt: skip
+        await eventually(lambda: handle.query(RefundWorkflow.stage), lambda stage: stage == "parked", 60)
+        assert "has not said whether the gateway paid" in await handle.query(RefundWorkflow.parked_reason)
+        assert await credit_notes(order_stack, order["id"]) == []
+        await eventually(lambda: order_stack.store.list_refunds(order["id"]),
+                         lambda refunds: [r.refunded_payment for r in refunds] == [True], 30)  # fmt: skip
+        await handle.execute_update(RefundWorkflow.retry, True)
+        outcome = await asyncio.wait_for(handle.result(), 120)
+    finally:
+        await order_stack.store_control.delete("gateway")
+
+    (refund,) = await order_stack.store.list_refunds(order["id"])
+    assert refund.refund_id == outcome.refund_id
+    assert len(await gateway_refunds(order_stack, order)) == 1
+    (note,) = await credit_notes(order_stack, order["id"])
+    assert note["state"] == "paid"

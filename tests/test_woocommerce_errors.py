@@ -372,9 +372,17 @@ async def test_invalid_order_or_refund_is_not_retryable_nor_a_business_error(fak
     assert len(sent) == 1
 
 
-@pytest.mark.parametrize("failure", [httpx.Response(500, text="<html>Fatal error</html>"),
-                                     httpx.ReadTimeout("timed out"), httpx.RemoteProtocolError("peer closed")])
-async def test_an_unanswered_refund_is_retryable_but_not_retried_here(fake_time, failure):
+@pytest.mark.parametrize(("failure", "may_have_been_made"), [
+    (httpx.Response(500, text="<html>Fatal error</html>"), True),
+    (httpx.Response(504, text="<html>504 Gateway Time-out</html>"), True),
+    (httpx.ReadTimeout("timed out"), True),
+    (httpx.RemoteProtocolError("peer closed"), True),
+    (httpx.Response(429, text="Too Many Requests"), False),
+    (httpx.ConnectError("[Errno 111] Connection refused"), False),
+    (httpx.ConnectTimeout("timed out"), False),
+])
+async def test_an_unanswered_refund_is_retryable_not_retried_here_and_says_if_it_may_have_been_made(
+        fake_time, failure, may_have_been_made):
     def answer(request):
         if isinstance(failure, Exception):
             raise failure
@@ -382,10 +390,10 @@ async def test_an_unanswered_refund_is_retryable_but_not_retried_here(fake_time,
 
     woo, sent = client([answer], fake_time)
 
-    with pytest.raises(RetryableError):
+    with pytest.raises(RetryableError) as caught:
         await woo.create_refund(_refund_request())
 
-    assert len(sent) == 1
+    assert len(sent) == 1 and caught.value.sent is may_have_been_made
 
 
 async def test_a_refund_for_another_store_is_refused_before_sending(fake_time):
