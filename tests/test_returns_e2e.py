@@ -105,6 +105,27 @@ async def test_rma_for_one_of_two_units_is_received_restocked_refunded_and_credi
     assert len(await credit_notes(order_stack, order["id"])) == 1
 
 
+async def test_an_rma_refund_gives_back_only_what_the_merchant_did_not_refund_of_the_line(order_stack: OrderStack):
+    order = await shipped_order(order_stack, [("TEE-CLASSIC", 2)])
+    tee = next(line for line in order["line_items"] if line["sku"] == "TEE-CLASSIC")
+    await order_stack.shopper.refund_line(order["id"], tee, 1)  # the merchant's goodwill: one tee refunded, kept
+    await eventually(lambda: credit_notes(order_stack, order["id"]), lambda notes: len(notes) == 1, 120)
+
+    authorised = await authorise_return(order_stack.client, order_stack.settings, STORE_ID, str(order["id"]),
+                                        [ReturnLine(sku="TEE-CLASSIC", quantity=Decimal(2))])  # fmt: skip
+    (expected,) = await eventually(lambda: order_stack.warehouse.returns(authorised.rma), bool, 60)
+    await order_stack.warehouse.receive_return(expected["id"], [("TEE-CLASSIC", 2, "Restock")])
+    handle = order_stack.client.get_workflow_handle_for(ReturnWorkflow.run, authorised.workflow_id)
+    outcome = await asyncio.wait_for(handle.result(), 180)
+
+    assert outcome.stage == "completed" and outcome.refund and outcome.refund.refund_id
+    ours = next(r for r in await order_stack.store.list_refunds(order["id"]) if r.refund_id == outcome.refund.refund_id)
+    (line,) = ours.lines
+    assert (line.quantity, line.amount, [t.amount for t in line.taxes]) == (Decimal(1), eur("20.00"), [eur("4.00")])
+    notes = await credit_notes(order_stack, order["id"])
+    assert sorted(note["total_amount"] for note in notes) == [Decimal("-24.00"), Decimal("-24.00")]
+
+
 async def test_over_return_is_refused_before_anything_exists(order_stack: OrderStack):
     order = await shipped_order(order_stack, [("MUG-CERAMIC", 1)])
     with pytest.raises(ReturnRefused, match="MUG-CERAMIC: 2 asked, 1 shipped and not yet returned"):
@@ -204,7 +225,7 @@ async def test_gateway_refusal_parks_and_an_operator_records_it_without_the_gate
 async def test_over_refund_is_refused_before_anything_is_written(order_stack: OrderStack):
     order = await shipped_order(order_stack, [("TEE-CLASSIC", 1)])
     request = (await operator_refund(order_stack, order, "op-3", gateway=False)).model_copy(
-        update={"amount": eur("500.00")})
+        update={"amount": eur("500.00"), "lines": ()})  # with lines, what is left of them is refunded
     handle = await start_refund(order_stack, request, "op-3")
     await eventually(lambda: handle.query(RefundWorkflow.stage), lambda stage: stage == "parked", 60)
     total = (await order_stack.shopper.get_order(order["id"]))["total"]
