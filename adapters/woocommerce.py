@@ -215,13 +215,15 @@ class WooCommerceClient:
         await self._json("PUT", f"orders/{_id(order_id)}", body={"meta_data": [{"key": key, "value": value}]})
 
     async def get_order_meta(self, order_id: str | int, key: str) -> str | None:
+        return (await self.find_order_meta(order_id, key)).get(key)
+
+    async def find_order_meta(self, order_id: str | int, prefix: str) -> dict[str, str]:
+        """The order's meta entries whose key starts with `prefix`, key → value (the last entry of a key wins)."""
         path = f"orders/{_id(order_id)}"
-        payload = await self._json("GET", path)
+        payload = await self._json("GET", path, params={"_fields": "meta_data"})
         with self._reading("GET", path):
-            values = [entry["value"] for entry in payload["meta_data"] if entry["key"] == key]
-        if not values:
-            return None
-        return values[-1] if isinstance(values[-1], str) else json.dumps(values[-1])
+            return {entry["key"]: entry["value"] if isinstance(entry["value"], str) else json.dumps(entry["value"])
+                    for entry in payload["meta_data"] if entry["key"].startswith(prefix)}  # fmt: skip
 
     async def list_refunds(self, order_id: str | int) -> list[Refund]:
         """Every refund of the order, newest first, with our key where we made it (`context=edit`)."""

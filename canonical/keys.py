@@ -76,6 +76,15 @@ def return_reference(store_id: str, order_id: str, number: int) -> str:
     return f"RMA-{store_id}-{order_id}-{number}"
 
 
+def return_number(rma: str, store_id: str, order_id: str) -> int:
+    """The order's count in an RMA made by `return_reference` for it (1, 2, 3…)."""
+    prefix = f"RMA-{store_id}-{order_id}-"
+    number = rma.removeprefix(prefix)
+    if not rma.startswith(prefix) or not (number.isascii() and number.isdigit()):
+        raise ValueError(f"{rma!r} is not an RMA of order {order_id} of store {store_id}")
+    return int(number)
+
+
 def return_workflow_id(rma: str) -> str:
     return f"return-{rma}"
 

@@ -133,12 +133,18 @@ async def test_over_return_is_refused_before_anything_exists(order_stack: OrderS
                                [ReturnLine(sku="MUG-CERAMIC", quantity=Decimal(2))])  # fmt: skip
 
 
+async def portal_return(stack: OrderStack, order: dict, sku: str, quantity: str) -> httpx.Response:
+    """What a returns portal sends to `POST /returns`."""
+    body = {"store_id": STORE_ID, "order_id": str(order["id"]), "lines": [{"sku": sku, "quantity": quantity}]}
+    async with httpx.AsyncClient() as http:
+        return await http.post(f"{stack.starter_url}/returns", json=body,
+                               headers={"Authorization": f"Bearer {RETURNS_PORTAL_TOKEN}"})  # fmt: skip
+
+
 async def test_a_returns_portal_creates_an_rma_over_http(order_stack: OrderStack):
     order = await shipped_order(order_stack, [("MUG-CERAMIC", 2)])
-    body = {"store_id": STORE_ID, "order_id": str(order["id"]), "lines": [{"sku": "MUG-CERAMIC", "quantity": "1"}]}
-    async with httpx.AsyncClient() as http:
-        answer = await http.post(f"{order_stack.starter_url}/returns", json=body,
-                                 headers={"Authorization": f"Bearer {RETURNS_PORTAL_TOKEN}"})  # fmt: skip
+
+    answer = await portal_return(order_stack, order, "MUG-CERAMIC", "1")
 
     assert answer.status_code == 201, answer.text
     created = answer.json()
