@@ -25,6 +25,11 @@ async def authorise(stack: OrderStack, order: dict, *lines: tuple[str, str]) -> 
                                   [ReturnLine(sku=sku, quantity=Decimal(quantity)) for sku, quantity in lines])
 
 
+async def stop(stack: OrderStack, authorised: AuthorisedReturn) -> None:
+    """A return run the test is done with would poll the 3PL for its parcel for the rest of the session."""
+    await stack.client.get_workflow_handle(authorised.workflow_id).terminate("test over")
+
+
 async def delete_runs(stack: OrderStack, *workflow_ids: str) -> None:
     """What Temporal's retention does to closed runs, done now through its delete API (the dev server takes
     about 30 s to carry a deletion out)."""
@@ -61,6 +66,7 @@ async def test_returns_stay_counted_and_numbered_after_the_closed_runs_are_delet
     assert second.rma == f"RMA-{STORE_ID}-{order['id']}-2"
     with pytest.raises(ReturnRefused, match="MUG-CERAMIC: 1 asked, 0 shipped and not yet returned"):
         await authorise(order_stack, order, ("MUG-CERAMIC", "1"))
+    await stop(order_stack, second)
 
 
 async def test_lines_of_one_sku_are_summed_before_they_are_checked_against_what_shipped(order_stack: OrderStack):
@@ -95,6 +101,7 @@ async def test_an_rma_that_ended_without_taking_anything_back_frees_its_units(or
 
     second = await authorise(order_stack, order, ("MUG-CERAMIC", "1"))
     assert second.rma == f"RMA-{STORE_ID}-{order['id']}-2"
+    await stop(order_stack, second)
 
 
 async def test_an_rma_whose_authoriser_died_before_recording_it_still_counts(order_stack: OrderStack):
