@@ -51,6 +51,10 @@ class StoreSettings(BaseModel):
     requests_per_second: float = 5.0
     burst: int = 5
     timeout_s: float = 60.0
+    request_lifetime_s: float = Field(default=300.0, gt=0)
+    """How long the store may go on working on a request whose answer we lost (PHP waiting on a payment
+    gateway, whose HTTP calls WooCommerce gateways allow about 70 s): until then a lost refund is looked for
+    again; after it, a person decides."""
     batch_limit: int = Field(default=100, ge=1)
     """Items one batch call may carry: the store's `woocommerce_rest_batch_items_limit` (WooCommerce's default 100)."""
     stock: StoreStockPolicy = StoreStockPolicy()

@@ -1,5 +1,4 @@
 """Fulfilment activities: route, ask the 3PL to ship, and carry each shipment to the ERP and the store."""
-import json
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
@@ -7,6 +6,7 @@ from temporalio import activity
 
 from activities.erp_attempts import erp_step
 from activities.errors import as_temporal_errors
+from activities.order_records import record_shipment
 from activities.orders import OrderRef
 from activities.routing import route_by_sku, route_by_stock
 from activities.store_notes import note_once
@@ -28,9 +28,6 @@ from config import OrderPolicy
 if TYPE_CHECKING:  # the workflow imports this module for its inputs; keep HTTP clients out of its sandbox
     from activities.stores import StoreDirectory
     from adapters.shipbob import ShipBobClient
-
-TRACKING_META_PREFIX = "_retail_sync_tracking_"
-
 
 class ShipmentOfOrder(BaseModel):
     store_id: str
@@ -127,21 +124,18 @@ class FulfilmentActivities:
 
     @activity.defn
     async def record_shipment_on_store_order(self, news: ShipmentOfOrder) -> None:
-        """A note the customer sees with carrier, tracking number and link, plus tracking meta for other plugins."""
+        """The shipment's record on the store order (its lines and centre: what returns are checked against, and
+        its tracking for other plugins), and with tracking a note the customer sees with carrier, number, link."""
         tracking = news.shipment.tracking
-        assert tracking is not None, "only shipments with tracking are noted on the store order"
-        items = ", ".join(f"{line.quantity:g} × {line.name or line.sku}" for line in news.shipment.lines)
-        link = f" {tracking.url}" if tracking.url else ""
-        text = f"Shipped: {items}. {tracking.carrier} tracking number {tracking.number}.{link}"
         with as_temporal_errors():
             store = self._stores.client(news.store_id)
-            await note_once(store, news.order_id, text, marker=f"tracking number {tracking.number}",
-                            customer_visible=True)  # fmt: skip
-            await store.set_order_meta(
-                news.order_id,
-                TRACKING_META_PREFIX + news.shipment.shipment_id,
-                json.dumps({"carrier": tracking.carrier, "tracking_number": tracking.number, "url": tracking.url}),
-            )
+            if tracking is not None:
+                items = ", ".join(f"{line.quantity:g} × {line.name or line.sku}" for line in news.shipment.lines)
+                link = f" {tracking.url}" if tracking.url else ""
+                text = f"Shipped: {items}. {tracking.carrier} tracking number {tracking.number}.{link}"
+                await note_once(store, news.order_id, text, marker=f"tracking number {tracking.number}",
+                                customer_visible=True)  # fmt: skip
+            await record_shipment(store, news.order_id, news.shipment)
 
     @activity.defn
     async def complete_store_order(self, ref: OrderRef) -> None:

@@ -1,5 +1,7 @@
 """Refund activities: the store refund at most once, and its credit note in the ERP."""
-from decimal import Decimal
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
@@ -10,13 +12,14 @@ from activities.erp_attempts import erp_step
 from activities.errors import as_temporal_errors
 from activities.stock_signals import republish_stock
 from adapters.erp import Erp, ErpCreditNote
-from adapters.errors import BusinessError
-from canonical import Money, Order
+from adapters.errors import AdapterError, BusinessError, RetryableError
+from canonical import FeeLine, Money, Order, OrderLine, ShippingLine, TaxAmount
 from canonical.keys import merchant_refund_of, payout_reference, refund_key, sales_order_key
 from canonical.returns import LineKind, Refund, RefundLine, RefundRequest
 
 if TYPE_CHECKING:  # the workflow imports this module for its inputs; keep HTTP clients out of its sandbox
     from activities.stores import StoreDirectory
+    from adapters.woocommerce import WooCommerceClient
 
 
 class StoreRefundRef(BaseModel):
@@ -39,24 +42,72 @@ class RefundActivities:
 
     @activity.defn
     async def create_store_refund(self, request: RefundRequest) -> Refund:
-        """Look for our key before every attempt: WooCommerce refunds have no idempotency, and a lost
-        response must never refund twice. Above what is still refundable, nothing is written."""
+        """Make our refund in the store at most once, though WooCommerce refunds have no idempotency.
+
+        Every attempt first looks for our key (the reason ends with it). Once an attempt may have sent the
+        request (heartbeat details say when, recorded before the POST), no later attempt sends it again: it
+        finds ours, or looks again while the store may still be working on it, then parks for a person.
+        A refund of ours counts as made once the gateway paid it (or none was asked): while WooCommerce
+        waits on the gateway the refund is listed already, and is deleted again if the gateway refuses.
+        Above what is still refundable, nothing is written."""
         with as_temporal_errors():
             store = self._stores.client(request.store_id)
-            made = next((r for r in await store.list_refunds(request.order_id) if r.key == request.key), None)
-            if made is not None:
-                return made
-            order = await store.get_order(request.order_id)
-            refundable = order.total.amount - sum((r.amount.amount for r in order.refunds), Decimal(0))
-            if request.amount.amount > refundable:
-                raise BusinessError(
-                    "retail-sync",
-                    f"refund of {request.amount.amount} {request.amount.currency} is more than the "
-                    f"{refundable} {order.currency} still refundable on order {order.number}",
-                )
-            refund = await store.create_refund(request)
+            refunds = await store.list_refunds(request.order_id)
+            ours = next((r for r in refunds if r.key == request.key), None)
+            sent_at = _sent_at(activity.info().heartbeat_details)
+            if ours is not None and (ours.refunded_payment or not request.refund_payment):
+                refund = ours
+            elif ours is not None or sent_at is not None:
+                raise self._outcome_unknown(request, ours, sent_at)
+            else:
+                refund = await self._send(store, request, [line for r in refunds for line in r.lines])
         await _republish_restocked(self._client, refund)
         return refund
+
+    async def _send(self, store: "WooCommerceClient", request: RefundRequest, refunded: list[RefundLine]) -> Refund:
+        """The request with its lines cut to what is left of each (`refundable_lines`), for what they are then
+        worth, within what is left of the order."""
+        order = await store.get_order(request.order_id)
+        if request.lines:
+            lines = refundable_lines(order, refunded, request.lines)
+            if not lines:
+                raise BusinessError("retail-sync", f"refund {request.key}: nothing of its lines is left to refund "
+                                                   f"on order {order.number}")  # fmt: skip
+            total = sum((line.amount.amount + _tax(line) for line in lines), Decimal(0))
+            request = request.model_copy(update={"lines": tuple(lines), "amount": Money(amount=total,
+                                                                                        currency=order.currency)})
+        refundable = order.total.amount - sum((r.amount.amount for r in order.refunds), Decimal(0))
+        if request.amount.amount > refundable:
+            raise BusinessError(
+                "retail-sync",
+                f"refund of {request.amount.amount} {request.amount.currency} is more than the "
+                f"{refundable} {order.currency} still refundable on order {order.number}",
+            )
+        activity.heartbeat(datetime.now(UTC).isoformat())  # from here on, this request may reach the store
+        try:
+            return await store.create_refund(request)
+        except RetryableError as failed:
+            if not failed.sent:
+                activity.heartbeat()  # it did not: the next attempt may send it
+            raise
+
+    def _outcome_unknown(self, request: RefundRequest, ours: Refund | None, sent_at: datetime | None) -> AdapterError:
+        """Look again while the store may still be working on it (`request_lifetime_s`), then a person decides."""
+        since = sent_at or (ours.created_at if ours else None) or datetime.now(UTC)
+        lifetime = timedelta(seconds=self._stores.settings(request.store_id).request_lifetime_s)
+        what = f"refund {request.key} of {request.amount.amount} {request.amount.currency}"
+        if datetime.now(UTC) - since < lifetime:
+            state = f"store refund {ours.refund_id} is still at the gateway" if ours else "not in the store's list yet"
+            return RetryableError("woocommerce", f"{what} sent at {since:%Y-%m-%d %H:%M:%S} UTC: {state}; looking "
+                                                 f"again until {since + lifetime:%H:%M:%S} UTC")  # fmt: skip
+        if ours is not None:
+            return BusinessError("retail-sync", f"store refund {ours.refund_id} ({what}), saved at "
+                                 f"{since:%Y-%m-%d %H:%M:%S} UTC, has not said whether the gateway paid it back: "
+                                 "check the gateway, then retry (without the gateway if the money went back) or "
+                                 "give up")  # fmt: skip
+        return BusinessError("retail-sync", f"{what} was sent to store {request.store_id} at "
+                             f"{since:%Y-%m-%d %H:%M:%S} UTC, its outcome is unknown: check the order's refunds and "
+                             "the gateway, then retry or give up")  # fmt: skip
 
     @activity.defn
     async def read_store_refund(self, ref: StoreRefundRef) -> Refund:
@@ -105,6 +156,83 @@ async def _republish_restocked(client: Client, refund: Refund) -> None:
     await republish_stock(client, refund.store_id, sorted({line.sku for line in refund.lines if line.sku}))
 
 
+def refundable_lines(order: Order, refunded: list[RefundLine], asked: Sequence[RefundLine]) -> list[RefundLine]:
+    """What of each asked line may still go back: never more units than were bought less those refunded,
+    never more money (or tax, per rate) than the line cost less what went back of it.
+
+    Units are priced from the line itself, cumulatively: units k+1..k+n cost share(k+n) - share(k), with
+    share(m) the line total × m / quantity rounded to the line's cents. So returns one unit at a time add up to
+    the line total exactly (the last unit gets the remainder), whatever the asker computed. Amounts without
+    units (shipping, fees, a goodwill amount) are capped at what is left of the line.
+    """
+    lines = {line.line_id: line for line in (*order.lines, *order.shipping_lines, *order.fee_lines)}
+    given: list[RefundLine] = []
+    for line in asked:
+        bought = lines.get(line.line_id)
+        if bought is None:
+            raise BusinessError("retail-sync", f"line {line.line_id} is not on order {order.number}")
+        before = [r for r in refunded if r.line_id == line.line_id]
+        part = _units_of(bought, before, line) if line.quantity and isinstance(bought, OrderLine) else \
+            _amount_of(bought, before, line)
+        if part.quantity or part.amount.amount or _tax(part):
+            given.append(part)
+    return given
+
+
+def _units_of(bought: OrderLine, before: list[RefundLine], asked: RefundLine) -> RefundLine:
+    done = sum((r.quantity for r in before), Decimal(0))
+    quantity = max(Decimal(0), min(asked.quantity, bought.quantity - done))
+    cents = _cents(bought.total)
+
+    def price(whole: Money, left: Decimal) -> Money:
+        share = _share(whole.amount, done + quantity, bought.quantity, cents) - _share(whole.amount, done,
+                                                                                       bought.quantity, cents)
+        return whole.model_copy(update={"amount": _within(share, left, cents)})
+
+    taxes = tuple(TaxAmount(rate_id=t.rate_id, amount=price(t.amount, t.amount.amount - _given(before, t.rate_id)))
+                  for t in bought.taxes)  # fmt: skip
+    return asked.model_copy(update={"quantity": quantity, "amount": price(bought.total,
+                                                                          bought.total.amount - _given(before)),
+                                    "taxes": taxes})  # fmt: skip
+
+
+def _amount_of(bought: OrderLine | ShippingLine | FeeLine, before: list[RefundLine], asked: RefundLine) -> RefundLine:
+    left = {t.rate_id: t.amount.amount - _given(before, t.rate_id) for t in bought.taxes}
+    cents = _cents(bought.total)
+
+    def capped(amount: Money, limit: Decimal) -> Money:
+        return amount.model_copy(update={"amount": _within(amount.amount, limit, cents)})
+
+    taxes = tuple(t.model_copy(update={"amount": capped(t.amount, left.get(t.rate_id, Decimal(0)))})
+                  for t in asked.taxes)  # fmt: skip
+    return asked.model_copy(update={"amount": capped(asked.amount, bought.total.amount - _given(before)),
+                                    "taxes": taxes})
+
+
+def _cents(total: Money) -> Decimal:
+    """The store's smallest unit, as its money strings show it (line taxes may carry more decimals)."""
+    return Decimal(1).scaleb(min(0, total.amount.as_tuple().exponent))
+
+
+def _share(amount: Decimal, units: Decimal, of: Decimal, cents: Decimal) -> Decimal:
+    return (amount * units / of).quantize(cents, ROUND_HALF_UP)
+
+
+def _within(amount: Decimal, left: Decimal, cents: Decimal) -> Decimal:
+    return max(Decimal(0), min(amount, left)).quantize(cents, ROUND_HALF_UP)
+
+
+def _given(refunded: list[RefundLine], rate_id: str | None = None) -> Decimal:
+    """What went back already: the lines' amounts, or their tax at one rate."""
+    if rate_id is None:
+        return sum((r.amount.amount for r in refunded), Decimal(0))
+    return sum((t.amount.amount for r in refunded for t in r.taxes if t.rate_id == rate_id), Decimal(0))
+
+
+def _tax(line: RefundLine) -> Decimal:
+    return sum((t.amount.amount for t in line.taxes), Decimal(0))
+
+
 def remaining_lines(order: Order, refunded: list[RefundLine]) -> list[RefundLine]:
     """What of each product, shipping and fee line has not been refunded yet, taxes included."""
     def left(
@@ -126,3 +254,8 @@ def remaining_lines(order: Order, refunded: list[RefundLine]) -> list[RefundLine
     candidates += [left(LineKind.SHIPPING, l.line_id, None, Decimal(0), l.total, l.taxes) for l in order.shipping_lines]
     candidates += [left(LineKind.FEE, l.line_id, None, Decimal(0), l.total, l.taxes) for l in order.fee_lines]
     return [line for line in candidates if line is not None]
+
+
+def _sent_at(heartbeat_details: Sequence) -> datetime | None:
+    """When an earlier attempt of this activity sent the refund request, if it may have."""
+    return datetime.fromisoformat(heartbeat_details[0]) if heartbeat_details else None

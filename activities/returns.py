@@ -1,4 +1,5 @@
-"""Return (RMA) activities: the ERP return, the 3PL's expected parcel, what it processed, the customer's note."""
+"""Return (RMA) activities: the ERP return, the 3PL's expected parcel, what it processed, the customer's note,
+and the RMA's outcome on the store order, which later authorisations count instead of the closed run."""
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
@@ -6,11 +7,12 @@ from temporalio import activity
 
 from activities.erp_attempts import erp_step
 from activities.errors import as_temporal_errors
+from activities import order_records
 from activities.store_notes import note_once
 from adapters.erp import Erp, ErpReturn
 from adapters.errors import BusinessError
 from canonical import Order
-from canonical.keys import sales_order_key
+from canonical.keys import return_number, sales_order_key
 from canonical.returns import ProcessedItem, ReturnLine, ThreePLReturn, ThreePLReturnRequest
 
 if TYPE_CHECKING:  # the workflow imports this module for its inputs; keep HTTP clients out of its sandbox
@@ -30,6 +32,14 @@ class ReturnOfOrder(BaseModel):
 class ReturnNote(BaseModel):
     of: ReturnOfOrder
     text: str
+
+
+class ReturnOutcomeRecord(BaseModel):
+    store_id: str
+    order_id: str
+    rma: str
+    stage: str  # how the run ended: completed, rejected, cancelled, expired
+    returned: list[ReturnLine] = []  # what it took back: the processed units when completed, else nothing
 
 
 class ReturnActivities:
@@ -85,6 +95,18 @@ class ReturnActivities:
             await note_once(self._stores.client(order.store_id), order.order_id, note.text, marker=note.text,
                             customer_visible=True)  # fmt: skip
 
+    @activity.defn
+    async def record_return_outcome(self, outcome: ReturnOutcomeRecord) -> None:
+        """What the RMA took back in the end, recorded on the store order before its run closes: from then on
+        authorisations count this instead of the authorised lines, and need no closed run."""
+        with as_temporal_errors():
+            try:
+                number = return_number(outcome.rma, outcome.store_id, outcome.order_id)
+            except ValueError as err:
+                raise BusinessError("retail-sync", str(err)) from None
+            await order_records.record_return_outcome(self._stores.client(outcome.store_id), outcome.order_id,
+                                                      number, outcome.stage, outcome.returned)  # fmt: skip
+
     def all(self) -> list:
         return [
             self.open_erp_return,
@@ -94,4 +116,5 @@ class ReturnActivities:
             self.get_3pl_return,
             self.receive_erp_return,
             self.note_return_on_store_order,
+            self.record_return_outcome,
         ]

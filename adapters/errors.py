@@ -15,13 +15,19 @@ class AdapterError(Exception):
 
 
 class RetryableError(AdapterError):
-    """Transient: connection failures, timeouts, 429, 5xx without a business code."""
+    """Transient: connection failures, timeouts, 429, 5xx without a business code.
+
+    `sent` is False only when the request provably did nothing (no connection, our own rate budget, a 429
+    refusal): a call that is not idempotent may then be sent again; otherwise it may have been carried out.
+    """
 
     retryable = True
 
-    def __init__(self, system: str, message: str, *, retry_after: float | None = None, **kw) -> None:
+    def __init__(self, system: str, message: str, *, retry_after: float | None = None, sent: bool = True,
+                 **kw) -> None:
         super().__init__(system, message, **kw)
         self.retry_after = retry_after
+        self.sent = sent
 
 
 class NonRetryableError(AdapterError):

@@ -41,13 +41,16 @@ from adapters.woocommerce_catalog import (
 from adapters.woocommerce_orders import InvalidOrderPayload, order_from_woocommerce, refund_from_woocommerce
 from canonical import Order
 from canonical.inventory import Listing, ListingDraft, PushResult, StockPush
+from canonical.keys import reason_with_refund_key
 from canonical.returns import Refund, RefundLine, RefundRequest
 from config import StoreSettings
 
 SYSTEM = "woocommerce"
 RETRYABLE_STATUSES = frozenset({408, 429, 502, 503, 504})
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+"""Transport failures before the request left: the store cannot have acted on it."""
 REFUND_KEY_META = "_retail_sync_refund_key"
-"""Refund meta entry holding our `RefundRequest.key`, so a caller can tell whether a refund already exists."""
+"""Refund meta entry holding our `RefundRequest.key`; the reason ends with it too (`reason_with_refund_key`)."""
 REFUSAL_CODES = frozenset({"woocommerce_rest_cannot_create_order_refund"})
 """The store or its payment gateway said no (amount too high, gateway declined): a person must decide."""
 BATCH_TIMEOUT_S = 60.0
@@ -214,13 +217,15 @@ class WooCommerceClient:
         await self._json("PUT", f"orders/{_id(order_id)}", body={"meta_data": [{"key": key, "value": value}]})
 
     async def get_order_meta(self, order_id: str | int, key: str) -> str | None:
+        return (await self.find_order_meta(order_id, key)).get(key)
+
+    async def find_order_meta(self, order_id: str | int, prefix: str) -> dict[str, str]:
+        """The order's meta entries whose key starts with `prefix`, key → value (the last entry of a key wins)."""
         path = f"orders/{_id(order_id)}"
-        payload = await self._json("GET", path)
+        payload = await self._json("GET", path, params={"_fields": "meta_data"})
         with self._reading("GET", path):
-            values = [entry["value"] for entry in payload["meta_data"] if entry["key"] == key]
-        if not values:
-            return None
-        return values[-1] if isinstance(values[-1], str) else json.dumps(values[-1])
+            return {entry["key"]: entry["value"] if isinstance(entry["value"], str) else json.dumps(entry["value"])
+                    for entry in payload["meta_data"] if entry["key"].startswith(prefix)}  # fmt: skip
 
     async def list_refunds(self, order_id: str | int) -> list[Refund]:
         """Every refund of the order, newest first, with our key where we made it (`context=edit`)."""
@@ -241,8 +246,9 @@ class WooCommerceClient:
     async def create_refund(self, request: RefundRequest) -> Refund:
         """Refund at the store, tagging the refund with `request.key`; sent once, never retried here.
 
-        A RetryableError (timeout, dropped connection, bare 5xx) does not say whether the store kept the
-        refund: list the refunds and look for the key before asking again. A BusinessError carries the
+        The key ends the reason, which the store saves before it asks the gateway, and is in the meta, which
+        it saves last. A RetryableError (timeout, dropped connection, bare 5xx) does not say whether the store
+        kept the refund: list the refunds and look for the key before asking again. A BusinessError carries the
         store's or gateway's reason (e.g. "Invalid refund amount.", a declined card) for a person to act on.
         """
         if request.store_id != self.store_id:
@@ -251,7 +257,7 @@ class WooCommerceClient:
         path = f"orders/{_id(request.order_id)}/refunds"
         body = {
             "amount": _decimal_text(request.amount.amount),
-            "reason": request.reason,
+            "reason": reason_with_refund_key(request.reason, request.key),
             "api_refund": request.refund_payment,
             "api_restock": request.restock,
             "line_items": [_refund_line(line) for line in request.lines],
@@ -372,16 +378,19 @@ class WooCommerceClient:
         where = f"store {self.store_id}: {method} {path}"
         paused = self._budget.paused_for()
         if paused > MAX_INLINE_WAIT_S:
-            raise RetryableError(SYSTEM, f"{where}: store asked us to wait {paused:.0f}s", retry_after=paused)
+            raise RetryableError(SYSTEM, f"{where}: store asked us to wait {paused:.0f}s", retry_after=paused,
+                                 sent=False)
         await self._budget.acquire()
         try:
             response = await self._http.request(
                 method, path, params=params, json=body, timeout=timeout or httpx.USE_CLIENT_DEFAULT
             )
         except httpx.TimeoutException as exc:
-            raise RetryableError(SYSTEM, f"{where}: timed out ({type(exc).__name__})") from None
+            raise RetryableError(SYSTEM, f"{where}: timed out ({type(exc).__name__})",
+                                 sent=not isinstance(exc, NOT_SENT)) from None
         except httpx.TransportError as exc:
-            raise RetryableError(SYSTEM, f"{where}: {type(exc).__name__}: {exc}") from None
+            raise RetryableError(SYSTEM, f"{where}: {type(exc).__name__}: {exc}",
+                                 sent=not isinstance(exc, NOT_SENT)) from None
         logger.debug("%s → HTTP %s", where, response.status_code)
         if response.is_success:
             return response
@@ -418,7 +427,8 @@ def classify(where: str, response: httpx.Response) -> AdapterError:
     status = response.status_code
     text = f"{where} → HTTP {status}" + (f" {code}" if code else "") + (f": {message}" if message else "")
     if status in RETRYABLE_STATUSES or (status >= 500 and not code):
-        return RetryableError(SYSTEM, text, code=code, status=status, retry_after=retry_after(response.headers))
+        return RetryableError(SYSTEM, text, code=code, status=status, retry_after=retry_after(response.headers),
+                              sent=status != 429)
     if code in REFUSAL_CODES:
         return BusinessError(SYSTEM, text, code=code, status=status)
     if code == TOO_LARGE_CODE:

@@ -26,6 +26,7 @@ from canonical import (
     TaxAmount,
     TaxRate,
 )
+from canonical.keys import refund_key_in_reason
 from canonical.returns import LineKind, Refund, RefundLine
 
 ORDER_STATUSES = {
@@ -121,7 +122,8 @@ def refund_from_woocommerce(store_id: str, order_id: str, currency: str, payload
     """Map one refund of `GET /orders/{id}/refunds`; WooCommerce stores it negated, we keep amounts positive.
 
     A refund carries no currency of its own: it is the order's. Lines name the *order* item they
-    refund (`_refunded_item_id`), not the refund's own copy; `key_meta` is where we put our key.
+    refund (`_refunded_item_id`), not the refund's own copy. Our key is in the `key_meta` entry, or at the
+    end of the reason, which WooCommerce saves before the gateway call (the meta only after it).
     """
     data = _mapping(payload, "refund")
     money = _MoneyReader(currency)
@@ -129,13 +131,14 @@ def refund_from_woocommerce(store_id: str, order_id: str, currency: str, payload
     for field, kind in REFUND_LINE_KINDS.items():
         lines += [_refund_line(item, f"{field}[{i}]", kind, money) for i, item in enumerate(_items(data, field))]
     keys = [m.get("value") for m in _items(data, "meta_data") if m.get("key") == key_meta]
-    key = _text(keys[-1], f"meta_data.{key_meta}") if keys and isinstance(keys[-1], str) else None
+    key_in_reason, reason = refund_key_in_reason(_text(data.get("reason"), "reason"), store_id, order_id)
+    key = _text(keys[-1], f"meta_data.{key_meta}") if keys and isinstance(keys[-1], str) else key_in_reason
     return Refund(
         refund_id=_id(data.get("id"), "id"),
         store_id=store_id,
         order_id=order_id,
         amount=money(data.get("amount"), "amount"),
-        reason=_text(data.get("reason"), "reason"),
+        reason=reason,
         lines=tuple(lines),
         key=key,
         refunded_payment=_flag(data.get("refunded_payment"), "refunded_payment"),

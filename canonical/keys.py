@@ -4,6 +4,7 @@ One place, so a webhook, the intake backstop, an activity retry and an operator
 all arrive at the same run and the same external record.
 """
 import hashlib
+import re
 
 from canonical.order import Customer
 
@@ -50,8 +51,25 @@ def order_of_fulfilment_reference(reference: str) -> tuple[str, str] | None:
 
 
 def refund_key(store_id: str, order_id: str, refund_of: str) -> str:
-    """Our refund's idempotency key, stored in the store refund's meta: `refund_of` is an RMA or operator reference."""
+    """Our refund's idempotency key: `refund_of` is an RMA or operator reference."""
     return f"{store_id}:{order_id}:refund:{refund_of}"
+
+
+_REFUND_MARKER = re.compile(r"\s*\[retail-sync:(?P<key>[^\[\]\s]+)\]\s*$")
+
+
+def reason_with_refund_key(reason: str, key: str) -> str:
+    """The store refund's reason, ending with our key: WooCommerce saves the reason before it asks the payment
+    gateway and the request's meta only after, so a refund whose answer was lost still shows whose it is."""
+    return f"{reason} [retail-sync:{key}]".lstrip()
+
+
+def refund_key_in_reason(reason: str, store_id: str, order_id: str) -> tuple[str | None, str]:
+    """(our key, the reason without it); the key only if it is one of ours for this very order."""
+    marker = _REFUND_MARKER.search(reason)
+    if marker is None or not marker["key"].startswith(refund_key(store_id, order_id, "")):
+        return None, reason
+    return marker["key"], reason[: marker.start()]
 
 
 def refund_workflow_id(store_id: str, order_id: str, refund_of: str) -> str:
@@ -80,6 +98,15 @@ def order_of_return_reference(rma: str) -> tuple[str, str] | None:
     if head or len(parts) != 3 or not parts[0] or not _is_order_id(parts[1]) or not parts[2].isdecimal():
         return None
     return parts[0], parts[1]
+
+
+def return_number(rma: str, store_id: str, order_id: str) -> int:
+    """The order's count in an RMA made by `return_reference` for it (1, 2, 3…)."""
+    prefix = f"RMA-{store_id}-{order_id}-"
+    number = rma.removeprefix(prefix)
+    if not rma.startswith(prefix) or not (number.isascii() and number.isdigit()):
+        raise ValueError(f"{rma!r} is not an RMA of order {order_id} of store {store_id}")
+    return int(number)
 
 
 def return_workflow_id(rma: str) -> str:

@@ -51,7 +51,10 @@ class Refund(_Model):
 
 
 class RefundRequest(_Model):
-    """Ask the store to refund; `key` makes it happen at most once."""
+    """Ask the store to refund; `key` makes it happen at most once.
+
+    With lines, what is left of each line is refunded, units at the line's own price, so `amount` is what
+    the asker expected; without, `amount` is refunded as it is."""
 
     key: str
     store_id: str

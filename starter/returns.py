@@ -1,13 +1,21 @@
 """Authorising a return (RMA) for the CLI and the returns portal: every rule checked before anything exists.
 
-The order must have shipped what is returned, not already be returned (across all its RMAs),
-and be within the return window. Then one return run starts, with the next RMA number.
+Whole units only; per SKU, the lines together may not exceed what shipped less what the order's RMAs
+take back; within the return window. Then one return run starts, with the next RMA number.
 
-The order's RMAs are numbered 1, 2, 3… and each is a return run whose workflow id carries the number.
-Workflow ids are the durable per-order counter: reading them one by one is strongly consistent (unlike
-a visibility search), and two authorisations racing for the same number cannot both start it, so the
-loser re-reads what is already returned and checks its lines again.
+Every fact comes from the store order's records (`activities/order_records.py`), never from a closed
+run, which Temporal forgets: what shipped, and each RMA's lines (its outcome once its run ended).
+The next number is one past the highest recorded, claimed by starting its return run: Temporal starts a
+workflow id only once while it runs, so of two authorisations racing for a number exactly one wins.
+The winner records its RMA on the store order right after. The loser reads the records again and checks
+its own lines against the winner's too, from the record or, not written yet, from the winner's run (it
+is running, and Temporal answers a running run's query whatever the retention), then tries the next
+number. So an RMA that starts has counted every RMA below its number, and the last unit cannot be
+authorised twice. A number below the highest without a record is such a just-started RMA too, asked
+the same way. A return run records its outcome before it closes, so no closed run is ever needed.
 """
+import asyncio
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -17,16 +25,18 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.order_records import OrderRecords, read_order_records, record_return
+from adapters.errors import AdapterError
 from adapters.woocommerce import WooCommerceClient
-from canonical.keys import order_workflow_id, return_reference, return_workflow_id
+from canonical.keys import return_reference, return_workflow_id
 from canonical.returns import ReturnLine
 from config import Settings
-from workflows.fulfilment_progress import LEFT_WAREHOUSE
-from workflows.order_to_cash import OrderToCashWorkflow
 from workflows.returns import ReturnRunInput, ReturnWorkflow
 
+log = logging.getLogger(__name__)
 
 START_ATTEMPTS = 5
+RACE_PAUSE_S = 0.05
 
 
 class ReturnRefused(Exception):
@@ -46,82 +56,91 @@ async def authorise_return(
     store = settings.store(store_id)
     if store is None:
         raise ReturnRefused(f"unknown store {store_id!r}")
-    if not lines or any(line.quantity <= 0 for line in lines):
-        raise ReturnRefused("name at least one SKU with a quantity above 0")
+    asked = _asked(lines)
+    policy = settings.returns
     async with WooCommerceClient(store) as woo:
         order = await woo.get_order(order_id)
-    shipped = await _shipped(client, store_id, order_id)
-    paid_at = order.payment.paid_at or order.created_at
-    if datetime.now(timezone.utc) - paid_at > settings.returns.window:
-        raise ReturnRefused(f"order {order.number} is outside the {settings.returns.window.days}-day return window")
-    value = sum((_unit_price_with_tax(order, line.sku) * line.quantity for line in lines), Decimal(0))
-    policy = settings.returns
-    for _ in range(START_ATTEMPTS):
-        previous, returned = await _existing_returns(client, store_id, order_id)
-        _check_returnable(lines, shipped, returned)
-        rma = return_reference(store_id, order_id, previous + 1)
-        first = shipped[lines[0].sku]
-        try:
-            await client.start_workflow(
-                ReturnWorkflow.run,
-                ReturnRunInput(order=order, rma=rma, lines=lines, center_id=first["center_id"],
-                               original_shipment_id=first["shipment_id"],
-                               needs_approval=value > policy.approval_above, refund_payment=policy.refund_payment,
-                               receive_window=policy.receive_window, poll_interval=policy.poll_interval),
-                id=return_workflow_id(rma),
-                task_queue=settings.temporal.task_queue,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                static_summary=f"Return {rma} of order #{order.number} ({store_id})",
-            )  # fmt: skip
-        except WorkflowAlreadyStartedError:
-            continue
-        return AuthorisedReturn(rma=rma, workflow_id=return_workflow_id(rma),
-                                needs_approval=value > policy.approval_above)  # fmt: skip
+        paid_at = order.payment.paid_at or order.created_at
+        if datetime.now(timezone.utc) - paid_at > policy.window:
+            raise ReturnRefused(f"order {order.number} is outside the {policy.window.days}-day return window")
+        value = sum((_unit_price_with_tax(order, sku) * quantity for sku, quantity in asked.items()), Decimal(0))
+        taken: set[int] = set()  # numbers another authorisation started first
+        for attempt in range(START_ATTEMPTS):
+            records = await read_order_records(woo, order_id)
+            returns = records.returns()
+            for number in sorted(set(range(1, max({*returns, *taken}, default=0) + 1)) - set(returns)):
+                returns[number] = await _running_return(client, store_id, order_id, number)
+            _check_returnable(order.number, asked, records, returns)
+            number = max(returns, default=0) + 1
+            rma = return_reference(store_id, order_id, number)
+            center_id, shipment_id = records.shipped_from(lines[0].sku)
+            try:
+                await client.start_workflow(
+                    ReturnWorkflow.run,
+                    ReturnRunInput(order=order, rma=rma, lines=lines, center_id=center_id,
+                                   original_shipment_id=shipment_id, needs_approval=value > policy.approval_above,
+                                   refund_payment=policy.refund_payment, receive_window=policy.receive_window,
+                                   poll_interval=policy.poll_interval),
+                    id=return_workflow_id(rma),
+                    task_queue=settings.temporal.task_queue,
+                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                    static_summary=f"Return {rma} of order #{order.number} ({store_id})",
+                )  # fmt: skip
+            except WorkflowAlreadyStartedError:
+                taken.add(number)
+                await asyncio.sleep(RACE_PAUSE_S * 2**attempt)  # its record is written right after its start
+                continue
+            await _record(woo, order_id, number, lines)
+            return AuthorisedReturn(rma=rma, workflow_id=return_workflow_id(rma),
+                                    needs_approval=value > policy.approval_above)  # fmt: skip
     raise ReturnRefused(f"order {order.number} is getting several returns at once; try again")
 
 
-def _check_returnable(lines: list[ReturnLine], shipped: dict[str, dict], returned: dict[str, Decimal]) -> None:
+def _asked(lines: list[ReturnLine]) -> dict[str, Decimal]:
+    """SKU → units asked, all lines of a SKU together; whole units only (a store sells no half mug)."""
+    if not lines:
+        raise ReturnRefused("name at least one SKU with a quantity above 0")
+    asked: dict[str, Decimal] = {}
     for line in lines:
-        left = shipped.get(line.sku, {}).get("quantity", Decimal(0)) - returned.get(line.sku, Decimal(0))
-        if line.quantity > left:
-            raise ReturnRefused(f"{line.sku}: {line.quantity:g} asked, {max(left, Decimal(0)):g} shipped and not "
-                                "yet returned")  # fmt: skip
+        if line.quantity <= 0 or line.quantity != line.quantity.to_integral_value():
+            raise ReturnRefused(f"{line.sku}: {line.quantity:g} is not a whole number of units above 0")
+        asked[line.sku] = asked.get(line.sku, Decimal(0)) + line.quantity
+    return asked
 
 
-async def _shipped(client: Client, store_id: str, order_id: str) -> dict[str, dict]:
-    """SKU → shipped quantity, and the centre and shipment it left from (the parcel goes back there)."""
-    handle = client.get_workflow_handle_for(OrderToCashWorkflow.run, order_workflow_id(store_id, order_id))
-    try:
-        progress = await handle.query(OrderToCashWorkflow.progress)
-    except RPCError:
-        raise ReturnRefused(f"order {order_id} of store {store_id} has no order run") from None
-    shipped: dict[str, dict] = {}
-    for shipment in (progress.fulfilment.shipments.values() if progress.fulfilment else ()):
-        if shipment.status in LEFT_WAREHOUSE:
-            for line in shipment.lines:
-                entry = shipped.setdefault(line.sku, {"quantity": Decimal(0), "center_id": shipment.center_id,
-                                                      "shipment_id": shipment.shipment_id})  # fmt: skip
-                entry["quantity"] += line.quantity
+def _check_returnable(number: str, asked: dict[str, Decimal], records: OrderRecords,
+                      returns: dict[int, list[ReturnLine]]) -> None:
+    shipped = records.shipped()
     if not shipped:
-        raise ReturnRefused(f"order {order_id} has not shipped yet: cancel it instead")
-    return shipped
+        raise ReturnRefused(f"order {number} has not shipped yet: cancel it instead")
+    returned: dict[str, Decimal] = {}
+    for line in (line for lines in returns.values() for line in lines):
+        returned[line.sku] = returned.get(line.sku, Decimal(0)) + line.quantity
+    for sku, quantity in asked.items():
+        left = shipped.get(sku, Decimal(0)) - returned.get(sku, Decimal(0))
+        if quantity > left:
+            raise ReturnRefused(f"{sku}: {quantity:g} asked, {max(left, Decimal(0)):g} shipped and not yet returned")
 
 
-async def _existing_returns(client: Client, store_id: str, order_id: str) -> tuple[int, dict[str, Decimal]]:
-    """How many RMAs the order has, and SKU → units they take back (rejected, cancelled, expired: none)."""
-    count, returned = 0, {}
-    while True:
-        rma = return_reference(store_id, order_id, count + 1)
-        handle = client.get_workflow_handle_for(ReturnWorkflow.run, return_workflow_id(rma))
-        try:
-            lines = await handle.query(ReturnWorkflow.returned_lines)
-        except RPCError as error:
-            if error.status == RPCStatusCode.NOT_FOUND:
-                return count, returned
+async def _running_return(client: Client, store_id: str, order_id: str, number: int) -> list[ReturnLine]:
+    """What an RMA whose record is not written yet takes back, from its run, which is still running."""
+    rma = return_reference(store_id, order_id, number)
+    try:
+        return await client.get_workflow_handle_for(ReturnWorkflow.run, return_workflow_id(rma)).query(
+            ReturnWorkflow.returned_lines)
+    except RPCError as error:
+        if error.status != RPCStatusCode.NOT_FOUND:
             raise
-        count += 1
-        for line in lines:
-            returned[line.sku] = returned.get(line.sku, Decimal(0)) + line.quantity
+    raise ReturnRefused(f"{rma} has no record on the store order and no run: an operator must record what it "
+                        "took back before this order takes another return")
+
+
+async def _record(woo: WooCommerceClient, order_id: str, number: int, lines: list[ReturnLine]) -> None:
+    """The RMA exists once its run started; until its record is written, authorisations ask its run."""
+    try:
+        await record_return(woo, order_id, number, lines)
+    except AdapterError as err:
+        log.warning("order %s: RMA %s started but not recorded on the store order yet: %s", order_id, number, err)
 
 
 def _unit_price_with_tax(order, sku: str) -> Decimal:

@@ -12,7 +12,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
-from activities.returns import ReturnNote, ReturnOfOrder
+from activities.returns import ReturnNote, ReturnOfOrder, ReturnOutcomeRecord
 from adapters.erp import ErpReturn
 from canonical import Money, TaxAmount
 from canonical.returns import Disposition, ProcessedItem, ReturnLine, ReturnStatus, ThreePLReturn
@@ -45,6 +45,7 @@ class FakeReturns:
         self.calls: list[str] = []
         self.at_3pl = ThreePLReturn(return_ref="9", reference=RMA, status=ReturnStatus.AWAITING_ARRIVAL)
         self.failures = failures
+        self.outcomes: list[tuple[str, list]] = []  # what each run recorded on the store order as it ended
 
     def _call(self, name: str) -> None:
         self.calls.append(name)
@@ -74,6 +75,10 @@ class FakeReturns:
         async def cancel_erp_return(ret: ReturnOfOrder) -> None:
             self._call("cancel_erp_return")
 
+        @activity.defn(name="record_return_outcome")
+        async def record_return_outcome(outcome: ReturnOutcomeRecord) -> None:
+            self.outcomes.append((outcome.stage, [(line.sku, line.quantity) for line in outcome.returned]))
+
         @activity.defn(name="get_3pl_return")
         async def get_3pl_return(rma: str) -> ThreePLReturn:
             self.calls.append("get_3pl_return")
@@ -89,7 +94,7 @@ class FakeReturns:
             self.calls.append(f"note:{note.text}")
 
         return [open_erp_return, expect_parcel_at_3pl, cancel_3pl_return, cancel_erp_return, get_3pl_return,
-                receive_erp_return, note_return_on_store_order]  # fmt: skip
+                receive_erp_return, note_return_on_store_order, record_return_outcome]  # fmt: skip
 
 
 def run_input(needs_approval: bool = False) -> ReturnRunInput:
@@ -122,6 +127,7 @@ async def test_processed_units_are_received_refunded_once_and_noted(time_skippin
             await handle.signal(ReturnWorkflow.parcel_news)
         outcome = await handle.result()
     assert outcome.stage == "completed" and outcome.refund.credit_note == "CN-5"
+    assert returns.outcomes == [("completed", [("TEE-CLASSIC", Decimal(1))])]
     steps = [call for call in returns.calls if call != "get_3pl_return"]
     assert steps[:3] == ["open_erp_return", "expect_parcel_at_3pl", "receive_erp_return:1"]
     assert refunds.calls == ["create_store_refund:gateway=True", "post_credit_note:77"]
@@ -135,7 +141,7 @@ async def test_a_return_above_the_approval_value_waits_and_a_rejection_writes_no
         await eventually(lambda: handle.query(ReturnWorkflow.stage), lambda s: s == "awaiting_approval")
         await handle.execute_update(ReturnWorkflow.reject, "outside policy")
         outcome = await handle.result()
-    assert outcome.stage == "rejected"
+    assert outcome.stage == "rejected" and returns.outcomes == [("rejected", [])]
     assert returns.calls == [] and refunds.calls == []
 
 
@@ -143,7 +149,7 @@ async def test_a_parcel_that_never_arrives_expires_with_a_note(time_skipping, qu
     returns, refunds = FakeReturns(), FakeRefunds()
     async with worker(time_skipping, queue, returns, refunds):
         outcome = await (await start(time_skipping, queue, run_input())).result()
-    assert outcome.stage == "expired"
+    assert outcome.stage == "expired" and returns.outcomes == [("expired", [])]
     assert returns.calls[-1] == f"note:Return {RMA} expired: the parcel did not arrive within 30 days."
     assert refunds.calls == []
 
@@ -202,7 +208,7 @@ async def test_a_return_cancelled_while_waiting_for_the_parcel_is_undone_at_the_
         await handle.execute_update(ReturnWorkflow.cancel, "customer kept it")
         outcome = await handle.result()
         assert await handle.query(ReturnWorkflow.returned_lines) == []
-    assert outcome.stage == "cancelled"
+    assert outcome.stage == "cancelled" and returns.outcomes == [("cancelled", [])]
     steps = [call for call in returns.calls if call != "get_3pl_return"]
     assert steps == ["open_erp_return", "expect_parcel_at_3pl", "cancel_3pl_return", "cancel_erp_return",
                      CANCELLED_NOTE]  # fmt: skip

@@ -14,6 +14,7 @@ from adapters.errors import BusinessError, NonRetryableError, RetryableError
 from adapters.rate_budget import RateBudget
 from adapters.woocommerce import REFUND_KEY_META, WooCommerceClient
 from canonical import Money, Order, OrderStatus, TaxAmount
+from canonical.keys import refund_key
 from canonical.returns import RefundLine, RefundRequest
 from config import StoreSettings
 from sandbox.woocommerce import SandboxConfig, run_woocommerce_sandbox
@@ -320,10 +321,11 @@ async def test_create_refund_round_trip_names_order_lines_and_tax_rates(store, s
     order = await store.get_order(placed["id"])
     stock_before = await tee_stock(woo)
 
-    refund = await store.create_refund(refund_of_first_line(order, "sandbox:rma-1"))
+    key = refund_key("sandbox", order.order_id, "rma-1")
+    refund = await store.create_refund(refund_of_first_line(order, key))
 
-    assert (refund.store_id, refund.order_id, refund.key) == ("sandbox", order.order_id, "sandbox:rma-1")
-    assert refund.amount == eur("24.00") and refund.refunded_payment and refund.reason == "RMA for sandbox:rma-1"
+    assert (refund.store_id, refund.order_id, refund.key) == ("sandbox", order.order_id, key)
+    assert refund.amount == eur("24.00") and refund.refunded_payment and refund.reason == f"RMA for {key}"
     (line,) = refund.lines
     assert (line.line_id, line.sku, line.quantity, line.amount) == (order.lines[0].line_id, "TEE-CLASSIC", 1,
                                                                     eur("20.00"))
@@ -331,10 +333,11 @@ async def test_create_refund_round_trip_names_order_lines_and_tax_rates(store, s
     assert refund.created_at is not None and refund.created_at.tzinfo is UTC
     raw = (await woo.get(f"/orders/{placed['id']}/refunds/{refund.refund_id}", params={"context": "edit"})).json()
     assert [(i["id"], i["quantity"]) for i in raw["line_items"]] == [(raw["line_items"][0]["id"], -1)]
-    assert [(m["key"], m["value"]) for m in raw["meta_data"]] == [(REFUND_KEY_META, "sandbox:rma-1")]
+    assert [(m["key"], m["value"]) for m in raw["meta_data"]] == [(REFUND_KEY_META, key)]
+    assert raw["reason"] == f"RMA for {key} [retail-sync:{key}]"  # saved before the gateway call, unlike the meta
     after = await store.get_order(placed["id"])
     assert [(s.refund_id, s.amount, s.reason) for s in after.refunds] == [
-        (refund.refund_id, eur("24.00"), "RMA for sandbox:rma-1")]
+        (refund.refund_id, eur("24.00"), raw["reason"])]
     assert await tee_stock(woo) == stock_before  # restock=False is sent as api_restock: false
 
 
@@ -410,6 +413,20 @@ async def test_lost_refund_response_is_retryable_and_the_key_shows_it_was_kept(s
 
     (kept,) = await store.list_refunds(placed["id"])
     assert kept.key == "sandbox:rma-6" and kept.amount == eur("24.00")
+
+
+async def test_a_refund_whose_meta_was_never_saved_is_still_ours_by_its_reason(store, shopper, host_faults):
+    placed = await shopper.place_order([("TEE-CLASSIC", 1)], paid=True)
+    order = await store.get_order(placed["id"])
+    await host_faults(die_before="refund_meta", method="POST", count=1,
+                      path_prefix=f"/wp-json/wc/v3/orders/{placed['id']}/refunds")
+    key = refund_key("sandbox", order.order_id, "rma-8")
+
+    with pytest.raises(RetryableError, match="HTTP 500"):
+        await store.create_refund(refund_of_first_line(order, key))
+
+    (kept,) = await store.list_refunds(placed["id"])
+    assert (kept.key, kept.reason, kept.refunded_payment) == (key, f"RMA for {key}", True)
 
 
 async def test_fully_refunded_order_reads_as_refunded(store, shopper):

@@ -335,7 +335,8 @@ async def test_create_refund_sends_item_and_rate_ids_and_our_key(fake_time):
     (request,) = sent
     assert (request.method, request.url.path) == ("POST", "/wp-json/wc/v3/orders/727/refunds")
     assert json.loads(request.content) == {
-        "amount": "54.60", "reason": "RMA-17", "api_refund": True, "api_restock": False,
+        "amount": "54.60", "reason": "RMA-17 [retail-sync:shop1:727:refund:RMA-17]", "api_refund": True,
+        "api_restock": False,
         "line_items": [
             {"id": 311, "quantity": 1, "refund_total": "40.50", "refund_tax": [{"id": 1, "refund_total": "8.10"}]},
             {"id": 315, "quantity": 0, "refund_total": "5.00", "refund_tax": [{"id": 1, "refund_total": "1.00"}]},
@@ -371,9 +372,17 @@ async def test_invalid_order_or_refund_is_not_retryable_nor_a_business_error(fak
     assert len(sent) == 1
 
 
-@pytest.mark.parametrize("failure", [httpx.Response(500, text="<html>Fatal error</html>"),
-                                     httpx.ReadTimeout("timed out"), httpx.RemoteProtocolError("peer closed")])
-async def test_an_unanswered_refund_is_retryable_but_not_retried_here(fake_time, failure):
+@pytest.mark.parametrize(("failure", "may_have_been_made"), [
+    (httpx.Response(500, text="<html>Fatal error</html>"), True),
+    (httpx.Response(504, text="<html>504 Gateway Time-out</html>"), True),
+    (httpx.ReadTimeout("timed out"), True),
+    (httpx.RemoteProtocolError("peer closed"), True),
+    (httpx.Response(429, text="Too Many Requests"), False),
+    (httpx.ConnectError("[Errno 111] Connection refused"), False),
+    (httpx.ConnectTimeout("timed out"), False),
+])
+async def test_an_unanswered_refund_is_retryable_not_retried_here_and_says_if_it_may_have_been_made(
+        fake_time, failure, may_have_been_made):
     def answer(request):
         if isinstance(failure, Exception):
             raise failure
@@ -381,10 +390,10 @@ async def test_an_unanswered_refund_is_retryable_but_not_retried_here(fake_time,
 
     woo, sent = client([answer], fake_time)
 
-    with pytest.raises(RetryableError):
+    with pytest.raises(RetryableError) as caught:
         await woo.create_refund(_refund_request())
 
-    assert len(sent) == 1
+    assert len(sent) == 1 and caught.value.sent is may_have_been_made
 
 
 async def test_a_refund_for_another_store_is_refused_before_sending(fake_time):

@@ -311,6 +311,27 @@ def test_a_refund_without_our_key_was_made_by_someone_else():
     assert refund.key is None and refund.lines == ()
 
 
+def test_our_key_at_the_end_of_the_reason_names_a_refund_whose_meta_was_never_saved():
+    unsaved = dict(REFUND, meta_data=[], reason="Return RMA-17 [retail-sync:shop1:727:refund:RMA-17]")
+
+    refund = refund_from_woocommerce("shop1", "727", "EUR", unsaved, "_retail_sync_refund_key")
+
+    assert (refund.key, refund.reason) == ("shop1:727:refund:RMA-17", "Return RMA-17")
+
+
+@pytest.mark.parametrize("reason", [
+    "Return RMA-17 [retail-sync:shop1:999:refund:RMA-17]",  # another order's key
+    "Return RMA-17 [retail-sync:shop2:727:refund:RMA-17]",  # another store's
+    "[retail-sync:shop1:727:refund:RMA-17] was mentioned by the merchant",  # not at the end
+])
+def test_a_key_in_the_reason_counts_only_for_this_order_and_at_the_end(reason):
+    merchant = dict(REFUND, meta_data=[], reason=reason)
+
+    refund = refund_from_woocommerce("shop1", "727", "EUR", merchant, "_retail_sync_refund_key")
+
+    assert (refund.key, refund.reason) == (None, reason)
+
+
 def test_a_refund_line_without_its_order_item_is_unreadable():
     broken = copy.deepcopy(REFUND)
     broken["line_items"][0]["meta_data"] = []

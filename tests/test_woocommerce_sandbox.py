@@ -522,3 +522,99 @@ async def test_refunds_are_deleted_only_with_force(woo):
     missing = await woo.get(path)
     assert (missing.status_code, missing.json()["code"]) == (404, "woocommerce_rest_shop_order_refund_invalid_id")
     assert (await woo.get(f"/orders/{order['id']}")).json()["refunds"] == []
+
+
+@pytest.fixture
+async def control(woo_sandbox):
+    """The sandbox's controls; faults and gateway settings are lifted after the test."""
+    async with httpx.AsyncClient(base_url=woo_sandbox.url) as client:
+        yield client
+        await client.delete("/__sandbox/faults")
+        await client.delete("/__sandbox/gateway")
+
+
+async def _refunds(woo, order: dict) -> list[dict]:
+    return (await woo.get(f"/orders/{order['id']}/refunds", params={"context": "edit"})).json()
+
+
+async def _gateway_calls(control, order: dict) -> list[dict]:
+    return [call for call in (await control.get("/__sandbox/gateway-refunds")).json() if call["order_id"] == order["id"]]
+
+
+KEY_META = [{"key": "_retail_sync_refund_key", "value": "k-slow"}]
+
+
+async def test_a_refund_is_saved_with_its_reason_before_a_slow_gateway_and_gets_its_meta_after(woo, control):
+    order = await _paid_order(woo, [("TEE-CLASSIC", 1)])
+    await control.post("/__sandbox/gateway", json={"method": "stripe", "delay_s": 1.0})
+
+    posting = asyncio.create_task(_refund(woo, order, reason="RMA-9", line_items=[_one_tee(order)],
+                                          meta_data=KEY_META))
+    (during,) = await _eventually_listed(woo, order)
+    created = await posting
+
+    assert (during["reason"], during["refunded_payment"], during["meta_data"]) == ("RMA-9", False, [])
+    assert created.status_code == 201 and created.json()["refunded_payment"] is True
+    (after,) = await _refunds(woo, order)
+    assert [(m["key"], m["value"]) for m in after["meta_data"]] == [("_retail_sync_refund_key", "k-slow")]
+    assert [(c["amount"], c["reason"], c["refused"]) for c in await _gateway_calls(control, order)] == [
+        ("24.00", "RMA-9", None)]
+
+
+async def _eventually_listed(woo, order: dict) -> list[dict]:
+    for _ in range(100):
+        if listed := await _refunds(woo, order):
+            return listed
+        await asyncio.sleep(0.02)
+    raise AssertionError("the refund never showed while the gateway worked")
+
+
+async def test_a_slow_gateway_that_refuses_leaves_no_refund(woo, control):
+    order = await _paid_order(woo, [("TEE-CLASSIC", 1)])
+    await control.post("/__sandbox/gateway", json={"method": "stripe", "delay_s": 0.5, "refuse": "Card expired"})
+
+    posting = asyncio.create_task(_refund(woo, order, reason="RMA-10", amount="5.00"))
+    await _eventually_listed(woo, order)
+    refused = await posting
+
+    assert (refused.status_code, refused.json()["message"]) == (500, "Card expired")
+    assert await _refunds(woo, order) == []
+    assert [c["refused"] for c in await _gateway_calls(control, order)] == ["Card expired"]
+
+
+async def test_php_dying_before_the_meta_save_leaves_a_paid_refund_without_our_meta(woo, control, webhook_receiver):
+    order = await _paid_order(woo, [("TEE-CLASSIC", 1)])
+    webhook = (await woo.post("/webhooks", json={"name": "u", "topic": "order.updated",
+                                                 "delivery_url": webhook_receiver.url, "secret": "s"})).json()
+    await control.post("/__sandbox/faults", json={
+        "die_before": "refund_meta", "method": "POST", "count": 1,
+        "path_prefix": f"/wp-json/wc/v3/orders/{order['id']}/refunds"})  # fmt: skip
+    stock = await _stock(woo, "TEE-CLASSIC")
+
+    died = await _refund(woo, order, reason="RMA-11", line_items=[_one_tee(order)], meta_data=KEY_META)
+
+    assert died.status_code == 500 and "critical error" in died.text
+    (kept,) = await _refunds(woo, order)
+    assert (kept["reason"], kept["refunded_payment"], kept["meta_data"]) == ("RMA-11", True, [])
+    assert await _stock(woo, "TEE-CLASSIC") == stock + 1  # wc_create_refund finished: restocked
+    assert len(await _gateway_calls(control, order)) == 1
+    delivered = json.loads((await webhook_receiver.wait_for(2))[-1]["body"])  # the ping, then order.updated
+    assert [r["id"] for r in delivered["refunds"]] == [kept["id"]]
+    await woo.delete(f"/webhooks/{webhook['id']}", params={"force": "true"})
+
+
+async def test_the_host_answers_504_while_php_goes_on_and_finishes_the_refund(woo, control):
+    order = await _paid_order(woo, [("TEE-CLASSIC", 1)])
+    await control.post("/__sandbox/gateway", json={"method": "stripe", "delay_s": 0.6})
+    await control.post("/__sandbox/faults", json={
+        "host_timeout_s": 0.1, "method": "POST", "count": 1,
+        "path_prefix": f"/wp-json/wc/v3/orders/{order['id']}/refunds"})  # fmt: skip
+
+    timed_out = await _refund(woo, order, reason="RMA-12", amount="5.00", meta_data=KEY_META)
+
+    assert timed_out.status_code == 504
+    (working,) = await _refunds(woo, order)
+    assert (working["refunded_payment"], working["meta_data"]) == (False, [])
+    await asyncio.sleep(0.8)
+    (done,) = await _refunds(woo, order)
+    assert done["refunded_payment"] is True and done["meta_data"][0]["value"] == "k-slow"

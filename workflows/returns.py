@@ -17,7 +17,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.returns import ReturnActivities, ReturnNote, ReturnOfOrder
+    from activities.returns import ReturnActivities, ReturnNote, ReturnOfOrder, ReturnOutcomeRecord
     from canonical import Money, Order
     from canonical.keys import refund_key, refund_workflow_id
     from canonical.returns import Disposition, ProcessedItem, RefundLine, RefundRequest, ReturnLine, ReturnStatus
@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from canonical.order import TaxAmount
     from workflows import search_attributes as sa
     from workflows.refund import RefundOutcome, RefundRunInput, RefundWorkflow
+    from workflows import versions
     from workflows.steps import RETRY, Steps, Stop, erp_step_options, step_options
 
 CENT = Decimal("0.01")
@@ -69,7 +70,7 @@ class ReturnWorkflow:
         )  # fmt: skip
         try:
             if run.needs_approval and not await self._approved():
-                return self._finish("rejected", note="rejected by an operator")
+                return await self._finish("rejected", note="rejected by an operator")
             self._steps.on_cancel("cancel_erp_return", lambda: self._call(
                 "cancelling", ReturnActivities.cancel_erp_return, self._of_order()), only_if_later_steps_undone=True)
             await self._step("opening_erp_return", ReturnActivities.open_erp_return, self._of_order())
@@ -80,7 +81,7 @@ class ReturnWorkflow:
                 await self._step("noting_return_on_store", ReturnActivities.note_return_on_store_order,
                                  self._note(f"Return {run.rma} expired: the parcel did not arrive within "
                                             f"{run.receive_window.days} days."))  # fmt: skip
-                return self._finish("expired", note=f"not received within {run.receive_window}", attention=True)
+                return await self._finish("expired", note=f"not received within {run.receive_window}", attention=True)
         except Stop:
             return await self._cancelled()
         self._processed = True
@@ -91,7 +92,7 @@ class ReturnWorkflow:
         refund = await self._refund(received)
         await self._step("noting_return_on_store", ReturnActivities.note_return_on_store_order,
                          self._note(self._closing_note(received, refund)))
-        return self._finish("completed", received=received, refund=refund)
+        return await self._finish("completed", received=received, refund=refund)
 
     # -- the steps ------------------------------------------------------------
 
@@ -144,7 +145,7 @@ class ReturnWorkflow:
         await self._step("noting_return_on_store", ReturnActivities.note_return_on_store_order,
                          self._note(f"Return {self._run.rma} was cancelled."))  # fmt: skip
         note = self._steps.cancel_reason + (f"; left as they are by the operator: {', '.join(left)}" if left else "")
-        return self._finish("cancelled", note=note, attention=bool(left))
+        return await self._finish("cancelled", note=note, attention=bool(left))
 
     def _step(self, stage: str, activity, argument):
         return self._steps.run(stage, lambda: self._call(stage, activity, argument))
@@ -250,7 +251,14 @@ class ReturnWorkflow:
             else f"Return {self._run.rma} of order #{self._run.order.number}: {stage.replace('_', ' ')}."
         )
 
-    def _finish(self, stage: str, *, received=(), refund=None, note: str = "", attention: bool = False):
+    async def _finish(self, stage: str, *, received=(), refund=None, note: str = "", attention: bool = False):
+        """Record on the store order what the RMA took back in the end (authorisations count it from there,
+        not from this run, which Temporal forgets once retention passes), then close."""
+        if workflow.patched(versions.RETURN_OUTCOME_RECORDED):
+            order = self._run.order
+            returned = [ReturnLine(sku=item.sku, quantity=item.quantity) for item in received]
+            await self._step("recording_outcome", ReturnActivities.record_return_outcome, ReturnOutcomeRecord(
+                store_id=order.store_id, order_id=order.order_id, rma=self._run.rma, stage=stage, returned=returned))
         self._enter(stage, attention=attention)
         return ReturnOutcome(stage=stage, received=list(received), refund=refund, note=note)
 

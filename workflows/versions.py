@@ -23,3 +23,6 @@ LONG_WAITS_CONTINUE_AS_NEW = "long-waits-continue-as-new-2026-12"
 
 STOCK_CHANGES_DURING_A_PUBLISH_KEPT = "stock-changes-during-a-publish-kept-2026-12"
 """Stock sync: SKUs signalled while a publish runs go out in the next publish; they were dropped with it."""
+
+RETURN_OUTCOME_RECORDED = "return-outcome-recorded-2026-12"
+"""Return: before it closes, the run records on the store order what the RMA took back in the end."""

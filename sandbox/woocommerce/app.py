@@ -1,15 +1,25 @@
 """The Starlette app: the WordPress REST entry point `/wp-json/...` plus the `/__sandbox/` controls."""
+import asyncio
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
+from sandbox.background import BackgroundTasks
 from sandbox.woocommerce import batch, notes, orders, products, refunds_api
 from sandbox.woocommerce.config import SandboxConfig
-from sandbox.woocommerce.control import DroppedResponse, HostFaults, control_routes
+from sandbox.woocommerce.control import (
+    CRITICAL_ERROR_PAGE,
+    GATEWAY_TIMEOUT_PAGE,
+    DroppedResponse,
+    HostFault,
+    HostFaults,
+    control_routes,
+)
 from sandbox.woocommerce.delivery import WebhookDeliveries
-from sandbox.woocommerce.rest import dispatch
+from sandbox.woocommerce.rest import PhpDied, Waiting, dispatch, resume
 from sandbox.woocommerce.state import Store
 from sandbox.woocommerce.webhooks import webhook_routes
 
@@ -25,6 +35,8 @@ def build_app(config: SandboxConfig, home_url: str) -> Starlette:
     api_routes = orders.ROUTES + refunds_api.ROUTES + notes.ROUTES + products.ROUTES + batch.ROUTES
     api_routes += webhook_routes(deliveries)
 
+    php = BackgroundTasks()  # requests nginx stopped waiting for, still running
+
     async def wp_json(request: Request):
         authorization = request.headers.get("authorization", "")
         fault = faults.take(request.method, request.url.path)
@@ -33,11 +45,28 @@ def build_app(config: SandboxConfig, home_url: str) -> Starlette:
                 authorization = ""
             if (refusal := await faults.apply(fault)) is not None:
                 return refusal
-        response = dispatch(
-            store, api_routes, request.method, request.path_params.get("rest_route", ""),
-            request.scope.get("raw_path", request.url.path.encode()).decode("latin-1"), request.url.query,
-            await request.body(), request.headers.get("content-type", ""), authorization,
-        )
+        body = await request.body()
+        if fault is None or fault.host_timeout_s is None:
+            return await wordpress(request, body, authorization, fault)
+        running = php.spawn(wordpress(request, body, authorization, fault))
+        try:
+            return await asyncio.wait_for(asyncio.shield(running), fault.host_timeout_s)
+        except TimeoutError:
+            return Response(GATEWAY_TIMEOUT_PAGE, 504, media_type="text/html")
+
+    async def wordpress(request: Request, body: bytes, authorization: str, fault: HostFault | None) -> Response:
+        """One PHP request: the handler, its waits on other systems, and what the host sends back."""
+        try:
+            response = dispatch(
+                store, api_routes, request.method, request.path_params.get("rest_route", ""),
+                request.scope.get("raw_path", request.url.path.encode()).decode("latin-1"), request.url.query,
+                body, request.headers.get("content-type", ""), authorization, fault.die_before if fault else None,
+            )
+            while isinstance(response, Waiting):
+                await asyncio.sleep(response.delay_s)
+                response = resume(store, response)
+        except PhpDied:
+            response = Response(CRITICAL_ERROR_PAGE, 500, media_type="text/html")
         if config.state_file and request.method not in ("GET", "HEAD", "OPTIONS"):
             store.save(config.state_file)
         if fault is not None and fault.drop_response_after_commit:
@@ -50,6 +79,7 @@ def build_app(config: SandboxConfig, home_url: str) -> Starlette:
         try:
             yield
         finally:
+            await php.close()
             await deliveries.close()
             if config.state_file:
                 store.save(config.state_file)

@@ -5,9 +5,15 @@ optional `Retry-After`, a slow response, or an `Authorization` header the host s
 before WordPress sees the request, so their bodies are the host's, not WooCommerce JSON.
 `drop_response_after_commit` is the other way round: WordPress does the work and saves it, then the
 connection dies before the answer arrives (the lost-response case a non-idempotent POST must survive).
+`die_before` names a step of a handler where PHP dies (`refund_meta`: after `wc_create_refund`, before the
+refund's `meta_data` is saved): the host answers WordPress's bare "critical error" 500, or nothing with
+`drop_response_after_commit`. `host_timeout_s` is nginx giving up on PHP (`fastcgi_read_timeout`): a bare
+504 after that long, while WordPress goes on and finishes the request.
 
-`POST /__sandbox/gateway {"method": "stripe", "refuse": "Card issuer declined the refund"}` makes that
-payment gateway refuse refunds with this message until `refuse` is null or `DELETE /__sandbox/gateway`.
+`POST /__sandbox/gateway {"method": "stripe", "refuse": "Card issuer declined the refund", "delay_s": 5}`
+makes that payment gateway refuse refunds with this message (`refuse` null: accept) and take `delay_s` to
+answer, until `DELETE /__sandbox/gateway`. `GET /__sandbox/gateway-refunds` lists every refund a gateway
+was asked for (`order_id`, `method`, `amount`, `reason`, `refused`).
 
 `POST /__sandbox/batch-limit {"limit": 25}` is a plugin filtering `woocommerce_rest_batch_items_limit`:
 batches of more items are refused with 413 until `DELETE /__sandbox/batch-limit` restores the configured one.
@@ -22,7 +28,7 @@ our mapper cannot read.
 its batch items come back as per-item errors, until `DELETE /__sandbox/locked-skus`.
 """
 import asyncio
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
 from starlette.requests import Request
@@ -43,11 +49,14 @@ class HostFault(BaseModel):
     delay_s: float = Field(default=0, ge=0)
     strip_authorization: bool = False
     drop_response_after_commit: bool = False
+    die_before: Literal["refund_meta"] | None = None
+    host_timeout_s: float | None = Field(default=None, gt=0)
 
 
-class GatewayRefusal(BaseModel):
+class GatewayBehaviour(BaseModel):
     method: str
     refuse: str | None = None
+    delay_s: float = Field(default=0, ge=0)
 
 
 class BatchLimit(BaseModel):
@@ -62,6 +71,13 @@ class LockedSku(BaseModel):
 class OrderViewOverride(BaseModel):
     order_id: int
     fields: dict
+
+
+CRITICAL_ERROR_PAGE = ("<!DOCTYPE html><html><head><title>WordPress &rsaquo; Error</title></head><body>"
+                       "<p>There has been a critical error on this website.</p></body></html>")
+"""What `WP_Fatal_Error_Handler` sends when PHP dies mid-request (HTTP 500)."""
+GATEWAY_TIMEOUT_PAGE = "<html><head><title>504 Gateway Time-out</title></head><body><center><h1>504 Gateway " \
+                       "Time-out</h1></center><hr><center>nginx</center></body></html>"
 
 
 class DroppedResponse(Response):
@@ -144,18 +160,25 @@ def control_routes(faults: HostFaults, deliveries: WebhookDeliveries, store: Sto
         return Response(status_code=204)
 
     async def set_gateway(request: Request) -> Response:
-        refusal = await _read(request, GatewayRefusal)
+        behaviour = await _read(request, GatewayBehaviour)
         with store.lock:
-            if refusal.refuse is None:
-                store.gateway_refusals.pop(refusal.method, None)
-            else:
-                store.gateway_refusals[refusal.method] = refusal.refuse
-        return JSONResponse(refusal.model_dump())
+            store.gateway_refusals.pop(behaviour.method, None)
+            store.gateway_delays.pop(behaviour.method, None)
+            if behaviour.refuse is not None:
+                store.gateway_refusals[behaviour.method] = behaviour.refuse
+            if behaviour.delay_s:
+                store.gateway_delays[behaviour.method] = behaviour.delay_s
+        return JSONResponse(behaviour.model_dump())
 
     async def clear_gateways(request: Request) -> Response:
         with store.lock:
             store.gateway_refusals.clear()
+            store.gateway_delays.clear()
         return Response(status_code=204)
+
+    async def list_gateway_refunds(request: Request) -> Response:
+        with store.lock:
+            return JSONResponse(list(store.gateway_refunds))
 
     async def set_batch_limit(request: Request) -> Response:
         limit = await _read(request, BatchLimit)
@@ -197,6 +220,7 @@ def control_routes(faults: HostFaults, deliveries: WebhookDeliveries, store: Sto
         Route("/__sandbox/webhook-deliveries", clear_deliveries, methods=["DELETE"]),
         Route("/__sandbox/gateway", _answering_422(set_gateway), methods=["POST"]),
         Route("/__sandbox/gateway", clear_gateways, methods=["DELETE"]),
+        Route("/__sandbox/gateway-refunds", list_gateway_refunds, methods=["GET"]),
         Route("/__sandbox/batch-limit", _answering_422(set_batch_limit), methods=["POST"]),
         Route("/__sandbox/batch-limit", reset_batch_limit, methods=["DELETE"]),
         Route("/__sandbox/locked-skus", _answering_422(lock_sku), methods=["POST"]),

@@ -1,14 +1,18 @@
-"""Refunds as `wc_create_refund` makes them: amount check, negative item copies, gateway, restock, status.
+"""Refunds as `wc_create_refund` makes them, step by step: amount check, negative item copies, the refund
+saved (its reason with it), then the gateway, then restock, status and `order.updated`.
 
-The refund is saved before the gateway is asked, and deleted again if the gateway refuses, so a
-refusal leaves nothing behind. Restocking follows `wc_restock_refunded_items`: only lines whose
-stock was reduced (`_reduced_stock` meta) and whose product manages stock, one note per item.
+The refund is visible from the moment it is saved, before the gateway is asked, and deleted again if the
+gateway refuses, so a refusal leaves nothing behind. A slow gateway is a window in which the store lists
+a refund that has not moved money yet (`refunded_payment` false). Restocking follows
+`wc_restock_refunded_items`: only lines whose stock was reduced (`_reduced_stock` meta) and whose
+product manages stock, one note per item.
 """
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from sandbox.woocommerce import lifecycle
 from sandbox.woocommerce.state import ADMIN_USER_ID, Meta, Order, Refund, RefundItem, Store
+from sandbox.woocommerce.wire import money
 
 ZERO = Decimal(0)
 
@@ -26,6 +30,16 @@ class RefundedItem:
     refund_tax: dict[int, Decimal] = field(default_factory=dict)
 
 
+@dataclass
+class SavedRefund:
+    """A refund `wc_create_refund` has saved, with what its later steps need."""
+
+    refund: Refund
+    order: Order
+    items: dict[int, RefundedItem]
+    remaining_before: Decimal  # `$remaining_refund_amount`, read before the refund existed
+
+
 def total_refunded(store: Store, order: Order) -> Decimal:
     return sum((r.amount for r in store.refunds_of(order.id)), ZERO)
 
@@ -34,28 +48,37 @@ def remaining_refund_amount(store: Store, order: Order) -> Decimal:
     return order.total - total_refunded(store, order)
 
 
-def create_refund(store: Store, order: Order, amount: Decimal, reason: str, items: dict[int, RefundedItem],
-                  refund_payment: bool, restock: bool) -> Refund:
+def save_refund(store: Store, order: Order, amount: Decimal, reason: str,
+                items: dict[int, RefundedItem]) -> SavedRefund:
+    """Up to `$refund->save()`: from here the refund is listed, with its reason."""
     remaining = remaining_refund_amount(store, order)
     if amount < 0 or amount > remaining:
         raise RefundFailed("Invalid refund amount.")
     refund = Refund(store.next_post_id(), order.id, amount, reason, store.now(), ADMIN_USER_ID)
     refund.items = _negative_items(store, order, items)
     store.refunds[refund.id] = refund
-    if refund_payment:
-        try:
-            _gateway_refund(store, order)
-        except RefundFailed:
-            del store.refunds[refund.id]
-            raise
-        refund.refunded_payment = True
+    return SavedRefund(refund, order, items, remaining)
+
+
+def refund_payment_at_gateway(store: Store, saved: SavedRefund) -> None:
+    """`wc_refund_payment` with the refund's amount and reason; a refusal deletes the saved refund."""
+    try:
+        _gateway_refund(store, saved.order, saved.refund)
+    except RefundFailed:
+        del store.refunds[saved.refund.id]
+        raise
+    saved.refund.refunded_payment = True
+
+
+def finish_refund(store: Store, saved: SavedRefund, restock: bool) -> None:
+    """Restock, the order's status and `woocommerce_order_refunded` (which queues `order.updated`)."""
+    order = saved.order
     if restock:
-        _restock(store, order, items)
+        _restock(store, order, saved.items)
     order.modified = store.now()
-    if remaining - amount <= 0:
+    if saved.remaining_before - saved.refund.amount <= 0:
         lifecycle.set_status(store, order, "refunded")
     store.emit("order.updated", order.id)
-    return refund
 
 
 def refund_remaining(store: Store, order: Order) -> None:
@@ -64,20 +87,24 @@ def refund_remaining(store: Store, order: Order) -> None:
     remaining = remaining_refund_amount(store, order)
     if remaining <= 0:
         return
-    create_refund(store, order, remaining, "Order fully refunded.", {}, refund_payment=False, restock=False)
+    finish_refund(store, save_refund(store, order, remaining, "Order fully refunded.", {}), restock=False)
     store.add_note(order.id, "Order status set to refunded. To return funds to the customer you will need to "
                              "issue a refund through your payment gateway.")
 
 
-def _gateway_refund(store: Store, order: Order) -> None:
-    """`wc_refund_payment`: the order's gateway must exist, support refunds and accept this one."""
+def _gateway_refund(store: Store, order: Order, refund: Refund) -> None:
+    """`wc_refund_payment`: the order's gateway must exist and support refunds; its `process_refund` is
+    logged (the money a real gateway would move, or its refusal) and may refuse."""
     gateway = store.config.gateways.get(order.payment_method)
     if gateway is None:
         raise RefundFailed("The payment gateway for this order does not exist.")
     if not gateway.refunds:
         raise RefundFailed("The payment gateway for this order does not support automatic refunds.")
-    if order.payment_method in store.gateway_refusals:
-        raise RefundFailed(store.gateway_refusals[order.payment_method])
+    refused = store.gateway_refusals.get(order.payment_method)
+    store.gateway_refunds.append({"order_id": order.id, "method": order.payment_method,
+                                  "amount": money(refund.amount), "reason": refund.reason, "refused": refused})
+    if refused is not None:
+        raise RefundFailed(refused)
 
 
 def _negative_items(store: Store, order: Order, items: dict[int, RefundedItem]) -> list[RefundItem]:

@@ -3,14 +3,26 @@
 Create reads `line_items[]` as `RestApiUtil::adjust_create_refund_request_parameters` does (order item
 ids; `refund_tax[].id` = tax rate id) and, without `amount`, refunds the sum of the lines and taxes.
 `api_refund` and `api_restock` both default to true (contract §11). Not idempotent.
+
+Create runs in `WC_REST_Order_Refunds_Controller::prepare_object_for_database`'s order: `wc_create_refund`
+(refund saved with its reason, gateway, restock, status, `order.updated`), and only then the request's
+`meta_data` (`save_meta_data`). A slow gateway leaves the refund listed without money moved or meta; PHP
+dying at `refund_meta` (a host fault) leaves it paid without meta.
 """
 from decimal import Decimal, InvalidOperation
 
 from sandbox.woocommerce.errors import BareDataError, WooError, invalid_params
 from sandbox.woocommerce.order_view import item_meta_view, meta_view
 from sandbox.woocommerce.orders import upsert_meta
-from sandbox.woocommerce.refunds import RefundedItem, RefundFailed, create_refund
-from sandbox.woocommerce.rest import Call, Route, collection, respond
+from sandbox.woocommerce.refunds import (
+    RefundedItem,
+    RefundFailed,
+    SavedRefund,
+    finish_refund,
+    refund_payment_at_gateway,
+    save_refund,
+)
+from sandbox.woocommerce.rest import Call, Route, Waiting, collection, respond
 from sandbox.woocommerce.state import Meta, Order, Refund, RefundItem, Store
 from sandbox.woocommerce.wire import arg_bool, arg_enum, arg_int, json_price, money, raw_decimal, wc_dates
 
@@ -124,7 +136,7 @@ def get_refund(call: Call):
 
 def post_refund(call: Call):
     store, body = call.store, call.body
-    dp = _dp(call)
+    _dp(call)  # arguments are validated before anything happens
     call.require_user("woocommerce_rest_cannot_create", "Sorry, you are not allowed to create resources.")
     order = _order(call)
     items = _requested_items(body.get("line_items"))
@@ -135,14 +147,31 @@ def post_refund(call: Call):
     if amount < 0:
         raise BareDataError("woocommerce_rest_invalid_order_refund", "Refund amount must be greater than zero.", 400)
     try:
-        refund = create_refund(store, order, amount, str(body.get("reason") or ""), items,
-                               refund_payment=arg_bool(body, "api_refund", True),
-                               restock=arg_bool(body, "api_restock", True))
+        saved = save_refund(store, order, amount, str(body.get("reason") or ""), items)
     except RefundFailed as failure:
         raise BareDataError("woocommerce_rest_cannot_create_order_refund", str(failure), 500)
-    upsert_meta(store, refund.meta, body.get("meta_data"))
-    location = f"{store.home_url}/wp-json/wc/v3/orders/{order.id}/refunds/{refund.id}"
-    return respond(store, refund_view(store, refund, dp), 201, {"Location": location})
+    restock = arg_bool(body, "api_restock", True)
+    if not arg_bool(body, "api_refund", True):
+        return _created(call, saved, restock, gateway=False)
+    delay = store.gateway_delays.get(order.payment_method, 0)
+    if delay:
+        return Waiting(delay, lambda: _created(call, saved, restock, gateway=True))
+    return _created(call, saved, restock, gateway=True)
+
+
+def _created(call: Call, saved: SavedRefund, restock: bool, gateway: bool):
+    """The rest of `wc_create_refund` once the gateway answered, then the controller's meta save."""
+    store, refund = call.store, saved.refund
+    if gateway:
+        try:
+            refund_payment_at_gateway(store, saved)
+        except RefundFailed as failure:
+            raise BareDataError("woocommerce_rest_cannot_create_order_refund", str(failure), 500)
+    finish_refund(store, saved, restock)
+    call.step("refund_meta")
+    upsert_meta(store, refund.meta, call.body.get("meta_data"))
+    location = f"{store.home_url}/wp-json/wc/v3/orders/{refund.order_id}/refunds/{refund.id}"
+    return respond(store, refund_view(store, refund, _dp(call)), 201, {"Location": location})
 
 
 def delete_refund(call: Call):

@@ -1,6 +1,9 @@
 """The WordPress REST server around our handlers, in WordPress's order:
 authentication error → key read/write permission → route match (`rest_no_route`) → handler
 (argument validation, then the capability check, then the work).
+
+A handler that waits on something outside WordPress (a payment gateway) returns `Waiting`: the
+store lock is free while it waits, as other PHP workers go on serving, and `resume` finishes it.
 """
 import json
 import math
@@ -17,6 +20,18 @@ from sandbox.woocommerce.wire import WPResponse, add_query_args, arg_list, parse
 EDITABLE = ("POST", "PUT", "PATCH")
 
 
+class PhpDied(Exception):
+    """PHP stopped at a step of a handler (fatal error, `max_execution_time`): what it saved stays saved."""
+
+
+@dataclass
+class Waiting:
+    """A handler waiting `delay_s` on another system; `then` (called under the store lock) carries on."""
+
+    delay_s: float
+    then: Callable[[], "WPResponse | Waiting"]
+
+
 @dataclass
 class Call:
     store: Store
@@ -25,6 +40,12 @@ class Call:
     query: dict
     body: dict
     key: ApiKey | None
+    die_before: str | None = None
+
+    def step(self, name: str) -> None:
+        """A named point of a handler where a host fault can make PHP die."""
+        if name == self.die_before:
+            raise PhpDied(name)
 
     def param(self, name: str, default=None):
         """`$request[name]`: JSON body first, then the query string, then the route."""
@@ -106,7 +127,8 @@ def _body_params(raw: bytes, content_type: str) -> dict:
 
 
 def dispatch(store: Store, routes: list[Route], method: str, rest_route: str, raw_path: str, raw_query: str,
-             raw_body: bytes, content_type: str, authorization: str) -> WPResponse:
+             raw_body: bytes, content_type: str, authorization: str, die_before: str | None = None,
+             ) -> WPResponse | Waiting:
     query = parse_php_query(raw_query)
     form = parse_php_query(raw_body.decode("latin-1")) if "x-www-form-urlencoded" in content_type else {}
     with store.lock:
@@ -122,13 +144,27 @@ def dispatch(store: Store, routes: list[Route], method: str, rest_route: str, ra
                     break
             else:
                 raise no_route()
-            call = Call(store, method, match.groupdict(), query, _body_params(raw_body, content_type), auth.key)
-            response = route.handler(call)
-            if "_fields" in query:
-                response = respond(store, _only_fields(json.loads(response.body), arg_list(query, "_fields")),
-                                   response.status_code, {k: v for k, v in response.headers.items()
-                                                          if k.lower() not in ("content-length", "content-type")})
-            return response
+            call = Call(store, method, match.groupdict(), query, _body_params(raw_body, content_type), auth.key,
+                        die_before)
+            return _trimmed(store, query, route.handler(call))
         except WooError as error:
             headers = {"WWW-Authenticate": BASIC_REALM} if error is auth.error and auth.basic_failed else {}
             return respond(store, error.body(), error.status, headers)
+
+
+def _trimmed(store: Store, query: dict, response: WPResponse | Waiting) -> WPResponse | Waiting:
+    """`_fields` applies to the answer, also to one that comes after a wait."""
+    if isinstance(response, Waiting):
+        return Waiting(response.delay_s, lambda: _trimmed(store, query, response.then()))
+    if "_fields" not in query:
+        return response
+    return respond(store, _only_fields(json.loads(response.body), arg_list(query, "_fields")), response.status_code,
+                   {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-type")})
+
+
+def resume(store: Store, waiting: Waiting) -> WPResponse | Waiting:
+    with store.lock:
+        try:
+            return waiting.then()
+        except WooError as error:
+            return respond(store, error.body(), error.status)

@@ -288,6 +288,10 @@ class Store:
         self.orders: dict[int, Order] = {}
         self.refunds: dict[int, Refund] = {}
         self.gateway_refusals: dict[str, str] = {}
+        self.gateway_delays: dict[str, float] = {}
+        """Payment method → seconds its gateway takes to answer a refund (the store lock is free meanwhile)."""
+        self.gateway_refunds: list[dict] = []
+        """Every `process_refund` call, refused or not: the gateway's record, not the store's, so not persisted."""
         self.locked_skus: dict[str, str] = {}
         """SKU → message of a plugin refusing saves of that product (`woocommerce_rest_pre_insert_*`)."""
         self.order_view_overrides: dict[int, dict] = {}

@@ -45,6 +45,7 @@ RETURNS_PORTAL_TOKEN = "e2e-returns-portal-token"
 THREEPL_SECRET = "whsec_" + base64.b64encode(b"e2e-shipbob-webhook-secret-0123").decode()
 POLL_INTERVAL = timedelta(seconds=3)
 WAREHOUSE_TOKEN = ApiToken(token="pat_sandbox_e2e_warehouse_floor_0001")
+STORE_REQUEST_LIFETIME_S = 5.0  # how long a refund whose answer was lost is looked for before a person decides
 
 
 @dataclass
@@ -73,7 +74,8 @@ async def order_stack(dev_server, tryton_server):
     ):
         store = StoreSettings(id=STORE_ID, url=sandbox.url, consumer_key=SecretStr(DEMO_KEY.consumer_key),
                               consumer_secret=SecretStr(DEMO_KEY.consumer_secret),
-                              webhook_secret=SecretStr(WEBHOOK_SECRET), requests_per_second=50, burst=20)  # fmt: skip
+                              webhook_secret=SecretStr(WEBHOOK_SECRET), requests_per_second=50, burst=20,
+                              request_lifetime_s=STORE_REQUEST_LIFETIME_S)  # fmt: skip
         settings = Settings(
             temporal=TemporalSettings(task_queue="e2e-orders"),
             stores=[store],
