@@ -1,8 +1,8 @@
 """`POST /returns` for a returns portal: bearer-authenticated, every rule checked before an RMA exists.
 
 The request model is this endpoint's mapper: it refuses (400) what no order could match (an order id
-that is not a store id, fractions of a unit, text a run's input cannot carry), so the rules in
-`starter.returns` only ever see well-formed requests.
+that is not a store id, a quantity that is no number, text a run's input cannot carry), so the rules in
+`starter.returns` (whole units among them: 422, as for the CLI) only ever see well-formed requests.
 """
 import hmac
 from collections.abc import Callable
@@ -32,18 +32,12 @@ def _unicode(value: str) -> str:
     return value
 
 
-def _whole_units(value: Decimal) -> Decimal:
-    if value != value.to_integral_value():
-        raise ValueError("returns are counted in whole units")
-    return value
-
-
 Text = Annotated[str, AfterValidator(_unicode)]
 
 
 class ReturnLineAsked(BaseModel):
     sku: Annotated[Text, Field(min_length=1, max_length=255)]
-    quantity: Annotated[Decimal, Field(le=MAX_UNITS, ge=-MAX_UNITS), AfterValidator(_whole_units)]
+    quantity: Annotated[Decimal, Field(le=MAX_UNITS, ge=-MAX_UNITS)]
     reason: Annotated[Text, Field(max_length=1_000)] = ""
 
 

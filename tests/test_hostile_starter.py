@@ -153,7 +153,7 @@ async def test_a_signed_3pl_event_that_is_not_utf8_or_names_no_run_of_ours_is_re
     ({**RETURN_REQUEST, "order_id": "99999999"}, 404, "store {store} has no order 99999999"),
     ({**RETURN_REQUEST, "order_id": "../orders"}, 400, "malformed return request: order_id"),
     ({**RETURN_REQUEST, "order_id": "9" * 40}, 400, "malformed return request: order_id"),
-    ({**RETURN_REQUEST, "lines": [{"sku": "TEE", "quantity": "1.5"}]}, 400, "malformed return request: lines.0"),
+    ({**RETURN_REQUEST, "lines": [{"sku": "TEE", "quantity": "1.5"}]}, 422, "TEE: 1.5 is not a whole number of units"),
     ({**RETURN_REQUEST, "lines": [{"sku": "TEE", "quantity": "1e999999"}]}, 400, "malformed return request"),
 ])  # fmt: skip
 async def test_a_return_for_an_unknown_or_malformed_order_is_a_4xx_with_the_reason(starter, body, status, reason):

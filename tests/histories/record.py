@@ -1,12 +1,13 @@
 """Record the workflow histories the replay test checks; an existing one is never overwritten:
 
-    .venv/bin/python -m tests.histories.record [orders|refund|stock|returns|scheduled ...]
+    .venv/bin/python -m tests.histories.record [orders|refund|stock|returns|scheduled|waiting|publish ...]
 """
 import asyncio
 import gc
 import sys
 import uuid
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -26,8 +27,17 @@ from canonical.keys import stock_sync_workflow_id
 from embedded.processes import venv_binary
 from tests.factories import canonical_order
 from tests.plugins.temporal import register_search_attributes
-from tests.test_order_workflow import REFERENCE, FakeSystems, shipment, stage_of, start_run
-from workflows.order_messages import OrderStage, ShipmentNews
+from tests.test_order_workflow import (
+    REFERENCE,
+    FakeSystems,
+    one_tee,
+    refunded_snapshot,
+    shipment,
+    stage_of,
+    start_run,
+    tell,
+)
+from workflows.order_messages import OrderRunInput, OrderStage, ShipmentNews
 from tests.test_refund_workflow import FakeRefunds, our_request
 from tests.test_stock_sync_workflow import FakeStock, start_stock
 from tests.test_return_workflow import RMA, FakeReturns, processed
@@ -39,7 +49,7 @@ from workflows.returns import ReturnWorkflow
 from workflows.stock_reconcile import ReconcileInput, StockReconciliationWorkflow
 from workflows.store_intake import IntakeInput, StoreIntakeWorkflow
 from workflows.refund import RefundRunInput, RefundWorkflow
-from workflows.stock_sync import StockSyncWorkflow
+from workflows.stock_sync import StockSyncInput, StockSyncWorkflow
 from workflows.stock_watch import StockWatchWorkflow
 
 HERE = Path(__file__).parent
@@ -50,7 +60,7 @@ async def until_stage(handle, stage: OrderStage) -> None:
         await asyncio.sleep(0.1)
 
 
-async def paid_later_shipped_invoiced(env, queue):
+async def paid_later_shipped_invoiced(env, queue, systems):
     handle = await start_run(env, queue, canonical_order(status=OrderStatus.AWAITING_PAYMENT))
     await handle.signal(OrderToCashWorkflow.store_order_changed, canonical_order(minutes_later=5))
     await until_stage(handle, OrderStage.AWAITING_SHIPMENT)
@@ -61,7 +71,7 @@ async def paid_later_shipped_invoiced(env, queue):
     return handle
 
 
-async def rerouted_then_cancelled_in_store(env, queue):
+async def rerouted_then_cancelled_in_store(env, queue, systems):
     handle = await start_run(env, queue, canonical_order())
     await until_stage(handle, OrderStage.AWAITING_SHIPMENT)
     stuck = shipment(ShipmentStatus.ON_HOLD, tracking=False, detail="InvalidAddress")
@@ -74,7 +84,7 @@ async def rerouted_then_cancelled_in_store(env, queue):
     return handle
 
 
-async def parked_retried_then_operator_cancel(env, queue):
+async def parked_retried_then_operator_cancel(env, queue, systems):
     handle = await start_run(env, queue, canonical_order())
     await until_stage(handle, OrderStage.PARKED)
     await handle.execute_update(OrderToCashWorkflow.retry)
@@ -83,8 +93,31 @@ async def parked_retried_then_operator_cancel(env, queue):
     return handle
 
 
-async def payment_expired(env, queue):
+async def payment_expired(env, queue, systems):
     return await start_run(env, queue, canonical_order(status=OrderStatus.AWAITING_PAYMENT), window=timedelta(days=1))
+
+
+async def shipment_news_read_from_the_3pl(env, queue, systems):
+    """Webhooks as hints: each one makes the run read the 3PL order; tracking arrives in a second event."""
+    handle = await start_run(env, queue, canonical_order())
+    await until_stage(handle, OrderStage.AWAITING_SHIPMENT)
+    await tell(handle, systems, REFERENCE, shipment(ShipmentStatus.SHIPPED, tracking=False))
+    await tell(handle, systems, REFERENCE, shipment(ShipmentStatus.SHIPPED))
+    return handle
+
+
+async def refund_taken_off_a_waiting_3pl_order(env, queue, systems):
+    """A tee refunded while its 3PL order waits: that order is cancelled, one tee goes out as part 2."""
+    handle = await start_run(env, queue, canonical_order())
+    await until_stage(handle, OrderStage.AWAITING_SHIPMENT)
+    systems.refunded = {"TEE-CLASSIC": Decimal(1)}
+    await handle.signal(OrderToCashWorkflow.store_order_changed, refunded_snapshot())
+    while len(systems.threepl) < 2:
+        await asyncio.sleep(0.1)
+    await until_stage(handle, OrderStage.AWAITING_SHIPMENT)
+    second = list(systems.threepl.values())[-1]
+    await tell(handle, systems, second.reference, one_tee(ShipmentStatus.SHIPPED, second.shipments[0].shipment_id))
+    return handle
 
 
 SCENARIOS = {
@@ -92,6 +125,8 @@ SCENARIOS = {
     "rerouted_then_cancelled_in_store": (rerouted_then_cancelled_in_store, 0),
     "parked_retried_then_operator_cancel": (parked_retried_then_operator_cancel, 2),
     "payment_expired": (payment_expired, 0),
+    "shipment_news_read_from_the_3pl": (shipment_news_read_from_the_3pl, 0),
+    "refund_taken_off_a_waiting_3pl_order": (refund_taken_off_a_waiting_3pl_order, 0),
 }
 
 
@@ -166,6 +201,13 @@ async def record_returns_and_refunds() -> None:
                                                       task_queue="returns")  # fmt: skip
             await expired.result()
             histories["return_expired"] = await expired.fetch_history()
+            cancelled = await env.client.start_workflow(ReturnWorkflow.run, return_input(), id="return-cancelled",
+                                                        task_queue="returns")  # fmt: skip
+            while await cancelled.query(ReturnWorkflow.stage) != "awaiting_parcel":
+                await asyncio.sleep(0.1)
+            await cancelled.execute_update(ReturnWorkflow.cancel, "customer kept it")
+            await cancelled.result()
+            histories["return_cancelled_while_awaiting_parcel"] = await cancelled.fetch_history()
             merchant = await env.client.start_workflow(
                 RefundWorkflow.run, RefundRunInput(store_id="s", order_id="1001", store_refund_id="77"),
                 id="refund-s-1001-wc77", task_queue="returns",
@@ -174,6 +216,51 @@ async def record_returns_and_refunds() -> None:
             histories["merchant_refund_credited"] = await merchant.fetch_history()
         for name, history in histories.items():
             write(name, history)
+
+
+async def record_a_credit_note_that_waited_for_the_invoice() -> None:
+    async with await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=venv_binary("temporal-test-server"), data_converter=pydantic_data_converter
+    ) as env:
+        await register_search_attributes(env.client)
+        async with Worker(env.client, task_queue="refunds", workflows=[RefundWorkflow],
+                          activities=FakeRefunds(invoice_missing=2).activities()):  # fmt: skip
+            handle = await env.client.start_workflow(
+                RefundWorkflow.run, RefundRunInput(store_id="s", order_id="1001", store_refund_id="77"),
+                id="refund-s-1001-wc77", task_queue="refunds",
+            )  # fmt: skip
+            await handle.result()
+            write("credit_note_waited_for_the_invoice", await handle.fetch_history())
+
+
+async def record_a_stock_change_during_a_publish() -> None:
+    """SKUs signalled while a publish runs go out in the next one."""
+    async with await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=venv_binary("temporal-test-server"), data_converter=pydantic_data_converter
+    ) as env:
+        await register_search_attributes(env.client)
+        held, started, published = asyncio.Event(), asyncio.Event(), []
+
+        @activity.defn(name="publish_available_to_sell")
+        async def publish_available_to_sell(request: PublishRequest) -> StockReport:
+            published.append(request.skus)
+            if len(published) == 1:
+                started.set()
+                await held.wait()
+            return StockReport(store_id=request.store_id, fixed=len(request.skus or []))
+
+        async with Worker(env.client, task_queue="stock", workflows=[StockSyncWorkflow],
+                          activities=[publish_available_to_sell]):  # fmt: skip
+            run = await env.client.start_workflow(StockSyncWorkflow.run, StockSyncInput(store_id="north"),
+                                                  id=stock_sync_workflow_id("north"), task_queue="stock")
+            await run.signal(StockSyncWorkflow.stock_changed, ["TEE"])
+            await started.wait()
+            await run.signal(StockSyncWorkflow.stock_changed, ["TEE", "MUG"])
+            held.set()
+            while len(published) < 2:
+                await asyncio.sleep(0.1)
+            await run.terminate("recorded")
+            write("stock_sync_kept_changes_during_a_publish", await run.fetch_history())
 
 
 async def record_scheduled_runs() -> None:
@@ -216,6 +303,9 @@ async def record_scheduled_runs() -> None:
 
 async def record_order_runs() -> None:
     for name, (scenario, create_failures) in SCENARIOS.items():
+        if (HERE / f"{name}.json").exists():
+            print(f"kept {name}: already recorded")
+            continue
         async with await WorkflowEnvironment.start_time_skipping(
             test_server_existing_path=venv_binary("temporal-test-server"), data_converter=pydantic_data_converter
         ) as env:
@@ -224,9 +314,37 @@ async def record_order_runs() -> None:
             systems = FakeSystems(create_failures=create_failures)
             async with Worker(env.client, task_queue=queue, workflows=[OrderToCashWorkflow],
                               activities=systems.activities()):  # fmt: skip
-                handle = await scenario(env, queue)
+                handle = await scenario(env, queue, systems)
                 await handle.result()
                 write(name, await handle.fetch_history())
+    await record_an_order_that_waited_weeks()
+
+
+async def record_an_order_that_waited_weeks() -> None:
+    """A back-order: three weeks of hourly 3PL polls, continued as new, then shipped (first and last run)."""
+    async with await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=venv_binary("temporal-test-server"), data_converter=pydantic_data_converter
+    ) as env:
+        await register_search_attributes(env.client)
+        systems = FakeSystems()
+        async with Worker(env.client, task_queue="weeks", workflows=[OrderToCashWorkflow],
+                          activities=systems.activities()):  # fmt: skip
+            order = canonical_order()
+            first = await env.client.start_workflow(
+                OrderToCashWorkflow.run,
+                OrderRunInput(store_id=order.store_id, order_id=order.order_id, payment_window=timedelta(days=7),
+                              continue_as_new_after_events=300),
+                id="order-waited-weeks", task_queue="weeks", start_signal="store_order_changed",
+                start_signal_args=[order],
+            )  # fmt: skip
+            await until_stage(first, OrderStage.AWAITING_SHIPMENT)
+            await env.sleep(timedelta(days=21))
+            latest = env.client.get_workflow_handle_for(OrderToCashWorkflow.run, first.id)
+            await tell(latest, systems, REFERENCE, shipment(ShipmentStatus.SHIPPED))
+            await latest.result()
+            write("waited_weeks_first_run_continued_as_new",
+                  await env.client.get_workflow_handle(first.id, run_id=first.result_run_id).fetch_history())
+            write("waited_weeks_last_run_shipped", await latest.fetch_history())
 
 
 RECORDERS = {
@@ -235,6 +353,8 @@ RECORDERS = {
     "stock": record_stock_watch_and_a_store_that_was_down,
     "returns": record_returns_and_refunds,
     "scheduled": record_scheduled_runs,
+    "waiting": record_a_credit_note_that_waited_for_the_invoice,
+    "publish": record_a_stock_change_during_a_publish,
 }
 
 

@@ -2,6 +2,7 @@
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import TypeVar
 
 import pytest_asyncio
@@ -24,6 +25,7 @@ async def dev_server():
         data_converter=pydantic_data_converter,
         search_attributes=list(sa.ALL),
         dev_server_log_level="error",
+        dev_server_startup_timeout=timedelta(seconds=60),  # a loaded CI machine takes longer than the default 5 s
         dev_server_extra_args=[
             "--ui-disable-news-fetch",
             "--dynamic-config-value", "system.forceSearchAttributesCacheRefreshOnRead=true",
