@@ -5,7 +5,9 @@ paid store order → ERP customer → confirmed ERP sale → sale number on the 
 the store order with its tracking → store order completed → ERP invoice posted and paid.
 
 A business error parks the run until an operator retries (or reroutes a stuck shipment)
-or cancels; a cancellation (store or operator) undoes what was done, newest first.
+or cancels; a cancellation (store or operator) undoes what was done, newest first
+(`workflows/steps.py`). 3PL webhooks only say which 3PL order to read again; units refunded
+before they ship are taken off; a run waiting weeks for the 3PL continues as new.
 """
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -14,8 +16,6 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import versions
-    from workflows.steps import CANCEL, RETRY, Steps, Stop, erp_step_options, step_options
     from activities.fulfilment import FulfilmentActivities, InvoiceRequest, ShipmentOfOrder
     from activities.orders import (
         CancellationOnStoreOrder,
@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from canonical.fulfilment import FulfilmentRequest, Shipment, ShipmentStatus
     from canonical.keys import fulfilment_reference
     from workflows import search_attributes as sa
+    from workflows import versions
     from workflows.fulfilment_progress import FulfilmentProgress
     from workflows.order_messages import (
         OrderOutcome,
@@ -38,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         OrderStage,
         ShipmentNews,
     )
+    from workflows.steps import CANCEL, RETRY, Steps, Stop, erp_step_options, step_options
 
 REROUTE = "reroute"
 STORE_CALL_TIMEOUT = timedelta(seconds=90)
