@@ -4,34 +4,14 @@ nothing twice."""
 import json
 
 import httpx
-from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
-from temporalio.service import RPCError, RPCStatusCode
 
 from canonical.keys import order_workflow_id
 from starter.signatures import woocommerce_signature
 from tests.plugins.stack import STORE_ID, WEBHOOK_SECRET, OrderStack, sales_for
-from tests.plugins.temporal import eventually
+from tests.plugins.temporal import delete_closed_runs
 from tests.test_fulfilment_e2e import done_erp_shipments, finished, tracking_notes
 from tests.test_returns_e2e import shipped_order
 from workflows.order_messages import OrderStage
-
-
-async def delete_closed_runs(stack: OrderStack, workflow_id: str) -> None:
-    """What the namespace's retention does to a closed run once its time is up."""
-    handle = stack.client.get_workflow_handle(workflow_id)
-    run_id = (await handle.describe()).run_id
-    await stack.client.workflow_service.delete_workflow_execution(DeleteWorkflowExecutionRequest(
-        namespace=stack.client.namespace, workflow_execution=WorkflowExecution(workflow_id=workflow_id, run_id=run_id)))
-
-    async def gone() -> bool:
-        try:
-            await handle.describe()
-        except RPCError as err:
-            return err.status == RPCStatusCode.NOT_FOUND
-        return False
-
-    await eventually(gone, bool, 30)
 
 
 async def replay_webhook(stack: OrderStack, order_id) -> None:
@@ -55,7 +35,7 @@ async def test_a_webhook_replayed_after_the_closed_run_was_deleted_moves_nothing
     before = (await done_erp_shipments(order_stack, sale), await order_stack.warehouse.orders(f"{STORE_ID}:{order['id']}:"),
               await tracking_notes(order_stack, order["id"]), await payments(order_stack, sale))  # fmt: skip
 
-    await delete_closed_runs(order_stack, order_workflow_id(STORE_ID, str(order["id"])))
+    await delete_closed_runs(order_stack.client, order_workflow_id(STORE_ID, str(order["id"])))
     await order_stack.warehouse.restock(1, "BOOK-COFFEE", 5)  # routing today would send both from centre 1
     await replay_webhook(order_stack, order["id"])
 

@@ -4,9 +4,7 @@ import asyncio
 from decimal import Decimal
 
 import pytest
-from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from activities.returns import ReturnActivities, ReturnOutcomeRecord
 from activities.stores import StoreDirectory
@@ -15,7 +13,7 @@ from canonical.keys import order_workflow_id, refund_workflow_id, return_workflo
 from canonical.returns import ReturnLine
 from starter.returns import AuthorisedReturn, ReturnRefused, authorise_return
 from tests.plugins.stack import STORE_ID, OrderStack
-from tests.plugins.temporal import eventually
+from tests.plugins.temporal import delete_closed_runs, eventually
 from tests.test_returns_e2e import portal_return, shipped_order
 from workflows.returns import ReturnRunInput, ReturnWorkflow
 
@@ -30,25 +28,6 @@ async def stop(stack: OrderStack, authorised: AuthorisedReturn) -> None:
     await stack.client.get_workflow_handle(authorised.workflow_id).terminate("test over")
 
 
-async def delete_runs(stack: OrderStack, *workflow_ids: str) -> None:
-    """What Temporal's retention does to closed runs, done now through its delete API (the dev server takes
-    about 30 s to carry a deletion out)."""
-    async def delete(workflow_id: str) -> None:
-        await stack.client.workflow_service.delete_workflow_execution(DeleteWorkflowExecutionRequest(
-            namespace=stack.client.namespace, workflow_execution=WorkflowExecution(workflow_id=workflow_id)))
-
-        async def gone() -> bool:
-            try:
-                await stack.client.get_workflow_handle(workflow_id).describe()
-            except RPCError as error:
-                return error.status == RPCStatusCode.NOT_FOUND
-            return False
-
-        await eventually(gone, bool, 90)
-
-    await asyncio.gather(*(delete(workflow_id) for workflow_id in workflow_ids))
-
-
 async def test_returns_stay_counted_and_numbered_after_the_closed_runs_are_deleted(order_stack: OrderStack):
     order = await shipped_order(order_stack, [("MUG-CERAMIC", 2)])
     first = await authorise(order_stack, order, ("MUG-CERAMIC", "1"))
@@ -57,7 +36,7 @@ async def test_returns_stay_counted_and_numbered_after_the_closed_runs_are_delet
     handle = order_stack.client.get_workflow_handle_for(ReturnWorkflow.run, first.workflow_id)
     assert (await asyncio.wait_for(handle.result(), 180)).stage == "completed"
 
-    await delete_runs(order_stack, first.workflow_id, refund_workflow_id(STORE_ID, str(order["id"]), first.rma),
+    await delete_closed_runs(order_stack.client, first.workflow_id, refund_workflow_id(STORE_ID, str(order["id"]), first.rma),
                       order_workflow_id(STORE_ID, str(order["id"])))
 
     with pytest.raises(ReturnRefused, match="MUG-CERAMIC: 2 asked, 1 shipped and not yet returned"):

@@ -26,14 +26,28 @@ class NotReady(UserError):
 
 
 class Steps(Model):
-    """A model whose `steps` are RPC methods, each doing one whole step (see `step`) in a read-write call."""
+    """A model whose `steps` are RPC methods, each doing one whole step (see `step`) in a read-write call,
+    and whose `reads` are read-only RPC methods (see `read`)."""
 
     steps: tuple[str, ...] = ()
+    reads: tuple[str, ...] = ()
 
     @classmethod
     def __setup__(cls):
         super().__setup__()
         cls.__rpc__.update({name: RPC(readonly=False, timeout=STEP_TIMEOUT) for name in cls.steps})
+        cls.__rpc__.update({name: RPC() for name in cls.reads})
+
+
+def read(method):
+    """A read-only answer, for a user whose groups may read the model (the module's group)."""
+
+    @wraps(method)
+    def wrapper(cls, *args):
+        Pool().get("ir.model.access").check(cls.__name__, "read")
+        return method(cls, *args)
+
+    return wrapper
 
 
 def step(method):

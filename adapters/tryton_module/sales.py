@@ -4,9 +4,9 @@ from decimal import Decimal
 
 from trytond.exceptions import UserError
 from trytond.pool import Pool
-from trytond.rpc import RPC, RPCReturnException
+from trytond.rpc import RPCReturnException
 
-from .common import Steps, find_sale, ignore_cancelled, locked_sale, process, step
+from .common import Steps, find_sale, ignore_cancelled, locked_sale, process, read, step
 
 SHIPPED = {"shipped", "done"}
 INVOICED = {"posted", "paid"}
@@ -16,15 +16,11 @@ class Sales(Steps):
     "retail-sync sales"
     __name__ = "retail_sync.sale"
     steps = ("place", "cancel")
+    reads = ("get",)
 
     @classmethod
-    def __setup__(cls):
-        super().__setup__()
-        cls.__rpc__["get"] = RPC()
-
-    @classmethod
+    @read
     def get(cls, shop_id: int, key: str) -> dict | None:
-        Pool().get("ir.model.access").check(cls.__name__, "read")
         sale = find_sale(shop_id, key, required=False)
         return summary(sale) if sale else None
 

@@ -11,9 +11,8 @@ from decimal import Decimal
 
 from trytond.exceptions import UserError
 from trytond.pool import Pool
-from trytond.rpc import RPC
 
-from .common import Steps, find_sale, ignore_cancelled, locked_sale, process, quantity, step
+from .common import Steps, find_sale, ignore_cancelled, locked_sale, process, quantity, read, step
 
 OPEN = {"draft", "waiting", "assigned", "picked", "packed"}
 CUTTABLE = {"draft", "waiting", "assigned"}  # nothing picked in the ERP's warehouse yet
@@ -31,18 +30,14 @@ class Shipments(Steps):
     "retail-sync shipments"
     __name__ = "retail_sync.shipment"
     steps = ("ship", "release")
+    reads = ("shipped",)
 
     @classmethod
-    def __setup__(cls):
-        super().__setup__()
-        cls.__rpc__["shipped"] = RPC()
-
-    @classmethod
+    @read
     def shipped(cls, shop_id: int, key: str) -> dict[str, Decimal]:
         """SKU → units of the sale delivered to the customer (done moves to a customer location); {} for none.
 
         The durable record of what left: a new run of an order never ships these again."""
-        Pool().get("ir.model.access").check(cls.__name__, "read")
         sale = find_sale(shop_id, key, required=False)
         if sale is None:
             return {}

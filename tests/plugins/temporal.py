@@ -6,10 +6,13 @@ from datetime import timedelta
 from typing import TypeVar
 
 import pytest_asyncio
+from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from embedded.processes import venv_binary
@@ -65,3 +68,22 @@ async def eventually(probe: Callable[[], Awaitable[T]], accept: Callable[[T], bo
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s; last value: {value!r}")
         await asyncio.sleep(0.1)
+
+
+async def delete_closed_runs(client: Client, *workflow_ids: str) -> None:
+    """What Temporal's retention does to closed runs, done now through its delete API (the dev server takes
+    about 30 s to carry a deletion out, longer on a loaded machine)."""
+    async def delete(workflow_id: str) -> None:
+        await client.workflow_service.delete_workflow_execution(DeleteWorkflowExecutionRequest(
+            namespace=client.namespace, workflow_execution=WorkflowExecution(workflow_id=workflow_id)))
+
+        async def gone() -> bool:
+            try:
+                await client.get_workflow_handle(workflow_id).describe()
+            except RPCError as error:
+                return error.status == RPCStatusCode.NOT_FOUND
+            return False
+
+        await eventually(gone, bool, 180)
+
+    await asyncio.gather(*(delete(workflow_id) for workflow_id in workflow_ids))
