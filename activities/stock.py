@@ -200,13 +200,13 @@ async def units_in_flight(client: Client) -> tuple[dict[str, Decimal], list[str]
 
 
 async def _units_from_history(client: Client, workflow_id: str) -> dict[str, Decimal]:
-    """The units of the newest store snapshot the run was sent (the run keeps the newest by modification time)."""
+    """The units of the newest store snapshot the run was sent (as the run keeps it)."""
     latest: Order | None = None
     async for event in client.get_workflow_handle(workflow_id).fetch_history_events():
         signalled = event.workflow_execution_signaled_event_attributes
         if event.HasField("workflow_execution_signaled_event_attributes") and signalled.signal_name == STORE_SNAPSHOT:
             (order,) = await client.data_converter.decode(signalled.input.payloads, [Order])
-            if latest is None or order.modified_at >= latest.modified_at:
+            if latest is None or not order.is_older_than(latest):
                 latest = order
     return units_taken_from_store(latest) if latest else {}
 

@@ -24,6 +24,10 @@ class OrderStatus(StrEnum):
     OTHER = "other"
 
 
+_PROGRESS = {OrderStatus.PAID: 1, OrderStatus.COMPLETED: 2, OrderStatus.CANCELLED: 3, OrderStatus.REFUNDED: 3}
+"""How far an order has moved; a status not named here has not moved past checkout."""
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -167,6 +171,15 @@ class Order(_Model):
         """Cancelled or refunded in the store. A failed payment is not a cancellation: the customer may
         still pay the order (WooCommerce's "pay for order" link), so a failed order keeps waiting."""
         return self.status in (OrderStatus.CANCELLED, OrderStatus.REFUNDED)
+
+    def is_older_than(self, other: "Order") -> bool:
+        """Whether this snapshot was taken before `other`. WooCommerce's modification time counts whole
+        seconds, and a checkout saves an order unpaid and then paid within one; inside a second, payment,
+        completion, cancellation and refunds only move forward, so the snapshot further along is the later."""
+        return self._taken() < other._taken()
+
+    def _taken(self) -> tuple:
+        return (self.modified_at, _PROGRESS.get(self.status, 0), self.payment.paid_at is not None, len(self.refunds))
 
     def without(self, units: dict[str, Decimal]) -> "Order":
         """The order less `units` (SKU → quantity, e.g. refunded or already shipped), taken off line by line."""

@@ -351,6 +351,21 @@ async def test_out_of_order_snapshot_does_not_undo_a_newer_one(time_skipping, ta
     assert "cancel_sales_order" not in systems.calls
 
 
+async def test_a_paid_snapshot_is_not_undone_by_an_unpaid_one_of_the_same_second(time_skipping, task_queue):
+    """WooCommerce's date_modified counts whole seconds: a checkout's unpaid and paid saves can carry the same
+    time, and their webhooks may arrive in either order, both before the run next wakes."""
+    systems = FakeSystems()
+    unpaid = canonical_order(status=OrderStatus.AWAITING_PAYMENT, minutes_later=1)
+    handle = await start_run(time_skipping, task_queue, unpaid)
+    await handle.signal(OrderToCashWorkflow.store_order_changed, canonical_order(minutes_later=1))
+    await handle.signal(OrderToCashWorkflow.store_order_changed, unpaid)
+    async with worker(time_skipping, task_queue, systems):
+        await reach(handle, OrderStage.AWAITING_SHIPMENT)
+        progress = await handle.query(OrderToCashWorkflow.progress)
+    assert progress.store_status == "processing"
+    assert systems.calls[:2] == ["ensure_customer", "create_sales_order"]
+
+
 async def test_business_error_parks_until_an_operator_retries(time_skipping, task_queue):
     systems = FakeSystems(create_failures=1)
     async with worker(time_skipping, task_queue, systems):

@@ -425,8 +425,12 @@ class OrderToCashWorkflow:
     @workflow.signal
     def store_order_changed(self, order: Order) -> None:
         """A newer snapshot of the store order (webhook or intake). Older, out-of-order snapshots are ignored."""
-        if self._order is not None and order.modified_at < self._order.modified_at:
-            return
+        if self._order is not None:
+            if workflow.patched(versions.SAME_SECOND_SNAPSHOTS_BY_PROGRESS):
+                if order.is_older_than(self._order):
+                    return
+            elif order.modified_at < self._order.modified_at:
+                return
         self._order = order
         if order.is_cancelled and not self._steps.cancelled:
             self._steps.cancel_reason = f"order {order.store_status} in the store"

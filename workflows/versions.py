@@ -26,3 +26,7 @@ STOCK_CHANGES_DURING_A_PUBLISH_KEPT = "stock-changes-during-a-publish-kept-2026-
 
 RETURN_OUTCOME_RECORDED = "return-outcome-recorded-2026-12"
 """Return: before it closes, the run records on the store order what the RMA took back in the end."""
+
+SAME_SECOND_SNAPSHOTS_BY_PROGRESS = "same-second-snapshots-by-progress-2026-12"
+"""Order: of two store snapshots with the same modification time, the one further along (paid, completed,
+cancelled, more refunds) is kept; the one that arrived last was."""

@@ -120,6 +120,17 @@ async def refund_taken_off_a_waiting_3pl_order(env, queue, systems):
     return handle
 
 
+async def paid_and_unpaid_snapshot_of_one_second(env, queue, systems):
+    """A checkout's unpaid and paid saves carry the same time; the unpaid one's webhook arrives last."""
+    unpaid = canonical_order(status=OrderStatus.AWAITING_PAYMENT, minutes_later=1)
+    handle = await start_run(env, queue, canonical_order(status=OrderStatus.AWAITING_PAYMENT))
+    await handle.signal(OrderToCashWorkflow.store_order_changed, canonical_order(minutes_later=1))
+    await handle.signal(OrderToCashWorkflow.store_order_changed, unpaid)
+    await until_stage(handle, OrderStage.AWAITING_SHIPMENT)
+    await tell(handle, systems, REFERENCE, shipment(ShipmentStatus.SHIPPED))
+    return handle
+
+
 SCENARIOS = {
     "paid_later_shipped_invoiced": (paid_later_shipped_invoiced, 0),
     "rerouted_then_cancelled_in_store": (rerouted_then_cancelled_in_store, 0),
@@ -127,6 +138,7 @@ SCENARIOS = {
     "payment_expired": (payment_expired, 0),
     "shipment_news_read_from_the_3pl": (shipment_news_read_from_the_3pl, 0),
     "refund_taken_off_a_waiting_3pl_order": (refund_taken_off_a_waiting_3pl_order, 0),
+    "paid_and_unpaid_snapshot_of_one_second": (paid_and_unpaid_snapshot_of_one_second, 0),
 }
 
 
