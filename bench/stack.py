@@ -16,8 +16,17 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from activities.stores import StoreDirectory
 from adapters.shipbob import ShipBobClient
 from adapters.tryton import TrytonErp
+from adapters.tryton_rpc import TrytonRpc
 from adapters.woocommerce import WooCommerceClient
-from config import OrderPolicy, ReturnPolicy, Settings, StoreSettings, TemporalSettings, ThreePLSettings
+from config import (
+    OrderPolicy,
+    ReturnPolicy,
+    Settings,
+    StarterSettings,
+    StoreSettings,
+    TemporalSettings,
+    ThreePLSettings,
+)
 from embedded.asgi import serve
 from embedded.processes import free_port
 from embedded.temporal import TemporalDevServer
@@ -35,6 +44,8 @@ STORE = "bench"
 STORE_SECRET = "bench-webhook-secret"
 THREEPL_SECRET = "whsec_" + base64.b64encode(b"bench 3PL webhook secret 000000").decode()
 WAREHOUSE_TOKEN = ApiToken(token="pat_sandbox_bench_warehouse_floor_0001")
+RETURNS_TOKEN = "bench-returns-portal-token"
+POLL_INTERVAL = timedelta(seconds=30)
 
 
 class CountingTransport(httpx.AsyncHTTPTransport):
@@ -107,27 +118,30 @@ class BenchStack:
     settings: Settings
     shopper: Shopper
     warehouse: Warehouse  # with its own token: the 3PL counts our requests alone
-    store: object  # our WooCommerce client for the bench store
+    store: WooCommerceClient  # our WooCommerce client for the bench store
     threepl_requests: CountingTransport
+    starter_url: str
+    store_control: httpx.AsyncClient  # the sandbox store's /__sandbox/ controls (faults, gateways)
+    tryton: TrytonServer  # to stop and start the ERP on its own data
+    erp: TrytonRpc  # a raw session, to read what really happened in Tryton
 
 
 @asynccontextmanager
-async def bench_stack(threepl_budget: int = 150) -> AsyncIterator[BenchStack]:
+async def bench_stack(
+    threepl_budget: int = 150, *, credit_note_retry_every: timedelta = ReturnPolicy().credit_note_retry_every
+) -> AsyncIterator[BenchStack]:
+    """`credit_note_retry_every`: how often a refund made before the sale's invoice is posted asks the ERP again."""
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-        server = TemporalDevServer(Path(tmp) / "temporal", port=free_port(), ui_port=free_port())
-        tryton = TrytonServer(Path(tmp) / "tryton")
-        server.start()
-        tryton.start()
-        try:
-            async with _services(server.address, tryton, threepl_budget) as stack:
+        async with embedded_servers(Path(tmp)) as (server, tryton):
+            policies = (OrderPolicy(route_by_stock=True, shipment_poll_interval=POLL_INTERVAL),
+                        ReturnPolicy(poll_interval=POLL_INTERVAL, credit_note_retry_every=credit_note_retry_every))
+            async with _services(server.address, tryton, threepl_budget, *policies) as stack:
                 yield stack
-        finally:
-            tryton.stop()
-            server.stop()
 
 
 @asynccontextmanager
-async def _services(address: str, tryton: TrytonServer, threepl_budget: int) -> AsyncIterator[BenchStack]:
+async def _services(address: str, tryton: TrytonServer, threepl_budget: int, orders: OrderPolicy,
+                    returns: ReturnPolicy) -> AsyncIterator[BenchStack]:  # fmt: skip
     client = await Client.connect(address, data_converter=pydantic_data_converter)
     threepl_config = ShipBobConfig(tokens=[DEMO_TOKEN, WAREHOUSE_TOKEN], simulation_minute_s=0.01)
     async with (
@@ -143,21 +157,25 @@ async def _services(address: str, tryton: TrytonServer, threepl_budget: int) -> 
             threepl=ThreePLSettings(url=threepl_sandbox.url, token=SecretStr(DEMO_TOKEN.token),
                                     channel_id=str(DEMO_CHANNEL_ID), webhook_secret=SecretStr(THREEPL_SECRET),
                                     requests_per_minute=threepl_budget),
-            orders=OrderPolicy(route_by_stock=True, shipment_poll_interval=timedelta(seconds=30)),
-            returns=ReturnPolicy(poll_interval=timedelta(seconds=30)),
+            orders=orders,
+            returns=returns,
+            starter=StarterSettings(returns_api_token=SecretStr(RETURNS_TOKEN)),
         )  # fmt: skip
         counting = CountingTransport()
         stores, erp = StoreDirectory(settings.stores), TrytonErp(settings.erp)
         threepl = ShipBobClient(settings.threepl, transport=counting)
         shopper = Shopper(store_sandbox.url, DEMO_KEY.consumer_key, DEMO_KEY.consumer_secret)
         warehouse = Warehouse(threepl_sandbox.url, WAREHOUSE_TOKEN.token, DEMO_CHANNEL_ID)
+        store_control = httpx.AsyncClient(base_url=f"{store_sandbox.url}/__sandbox/", timeout=30)
+        reader = TrytonRpc(settings.erp.url, settings.erp.database, settings.erp.user, settings.erp.password)
         try:
             async with build_worker(client, settings, stores, erp, threepl), serve(create_app(settings, client)) as url:
                 for topic in ("order.created", "order.updated"):
                     await stores.client(STORE).create_webhook(topic, topic, f"{url}/webhooks/woocommerce/{STORE}",
                                                               STORE_SECRET)  # fmt: skip
                 await warehouse.subscribe(f"{url}/webhooks/shipbob", THREEPL_SECRET, ORDER_TOPICS + RETURN_TOPICS)
-                yield BenchStack(client, settings, shopper, warehouse, stores.client(STORE), counting)
+                yield BenchStack(client, settings, shopper, warehouse, stores.client(STORE), counting, url,
+                                 store_control, tryton, reader)  # fmt: skip
         finally:
-            for resource in (shopper, warehouse, erp, threepl, stores):
+            for resource in (shopper, warehouse, erp, threepl, stores, store_control, reader):
                 await resource.aclose()
