@@ -6,12 +6,10 @@ from decimal import Decimal
 import pytest
 
 from canonical.keys import order_workflow_id
-from starter.schedules import ensure_intake_schedule, intake_schedule_id
-from tests.plugins.stack import STORE_ID, OrderStack, progress, reach, sales_for
+from tests.plugins.stack import STORE_ID, OrderStack, progress, reach, run_intake_now, sales_for, webhooks_paused
 from tests.plugins.temporal import eventually
 from workflows.order_messages import OrderStage
 from workflows.order_to_cash import OrderToCashWorkflow
-from workflows.store_intake import IntakeResult, StoreIntakeWorkflow
 
 SHIPPED_NOTE = "tracking number"
 
@@ -184,10 +182,7 @@ async def test_partial_cancel_is_reported_line_by_line_and_what_ships_keeps_its_
 
 
 async def test_intake_schedule_starts_runs_for_orders_whose_webhooks_were_lost(order_stack: OrderStack):
-    hooks = await order_stack.store.list_webhooks()
-    for hook in hooks:
-        await order_stack.store.update_webhook(hook.webhook_id, status="paused")
-    try:
+    async with webhooks_paused(order_stack):
         order = await order_stack.shopper.place_order([("TEE-CLASSIC", 1)], paid=True)
         await asyncio.sleep(0.5)
         assert await progress(order_stack, order["id"]) is None  # no webhook, no run
@@ -197,9 +192,6 @@ async def test_intake_schedule_starts_runs_for_orders_whose_webhooks_were_lost(o
         assert result.runs_started >= 1
         await reach(order_stack, order["id"], OrderStage.AWAITING_SHIPMENT)
         assert result.webhooks_reenabled == []
-    finally:
-        for hook in hooks:
-            await order_stack.store.update_webhook(hook.webhook_id, status="active")
 
 
 async def test_intake_re_enables_and_reports_a_webhook_woocommerce_disabled(order_stack: OrderStack):
@@ -219,16 +211,3 @@ async def test_intake_re_enables_and_reports_a_webhook_woocommerce_disabled(orde
     assert result.webhooks_reenabled == [f"{hook.name} (order.updated)"]
     assert {h.webhook_id: h.status for h in await order_stack.store.list_webhooks()}[hook.webhook_id] == "active"
     await reach(order_stack, order["id"], OrderStage.AWAITING_SHIPMENT)  # its payment reached the run anyway
-
-
-async def run_intake_now(stack: OrderStack) -> IntakeResult:
-    """Trigger the store's intake Schedule (as its interval would) and wait for that run's result."""
-    await ensure_intake_schedule(stack.client, stack.settings, stack.settings.stores[0])
-    schedule = stack.client.get_schedule_handle(intake_schedule_id(STORE_ID))
-    before = len((await schedule.describe()).info.recent_actions)
-    await schedule.trigger()
-    description = await eventually(schedule.describe, lambda d: len(d.info.recent_actions) > before, 30)
-    started = description.info.recent_actions[-1].action
-    handle = stack.client.get_workflow_handle_for(StoreIntakeWorkflow.run, started.workflow_id,
-                                                  run_id=started.first_execution_run_id)  # fmt: skip
-    return await asyncio.wait_for(handle.result(), 120)

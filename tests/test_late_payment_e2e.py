@@ -1,29 +1,15 @@
 """Orders paid late: a declined card paid later from the "pay for order" link, a bank transfer paid after the
 payment window. Paid in the store means sold in the ERP, exactly once, through the webhook or the intake."""
 import asyncio
-from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from canonical.keys import order_workflow_id
 from starter.order_runs import hand_order_to_run
-from tests.plugins.stack import STORE_ID, OrderStack, progress, reach, sales_for
+from tests.plugins.stack import STORE_ID, OrderStack, progress, reach, run_intake_now, sales_for, webhooks_paused
 from tests.plugins.temporal import eventually
-from tests.test_fulfilment_e2e import run_intake_now
 from workflows import search_attributes as sa
 from workflows.order_messages import OrderStage
 from workflows.order_to_cash import OrderToCashWorkflow
-
-
-@asynccontextmanager
-async def webhooks_paused(stack: OrderStack):
-    hooks = await stack.store.list_webhooks()
-    for hook in hooks:
-        await stack.store.update_webhook(hook.webhook_id, status="paused")
-    try:
-        yield
-    finally:
-        for hook in hooks:
-            await stack.store.update_webhook(hook.webhook_id, status="active")
 
 
 async def a_run_that_expired(stack: OrderStack) -> dict:

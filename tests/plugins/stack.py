@@ -1,6 +1,8 @@
 """The whole order-to-cash stack for end-to-end tests: its own sandbox store and 3PL, the starter on a real
 port, a worker with the real activities, the session's dev server and Tryton."""
+import asyncio
 import base64
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -35,9 +37,11 @@ from starter.webhooks import create_app
 from embedded.asgi import serve
 from canonical.keys import sales_order_key
 from starter import operator
+from starter.schedules import ensure_intake_schedule, intake_schedule_id
 from tests.plugins.temporal import eventually
 from worker import build_worker
 from workflows.order_messages import OrderProgress, OrderStage
+from workflows.store_intake import IntakeResult, StoreIntakeWorkflow
 
 STORE_ID = "e2e"
 WEBHOOK_SECRET = "e2e-webhook-secret"
@@ -158,3 +162,37 @@ async def add_erp_product(stack: OrderStack, sku: str, name: str, price: Decimal
         "account_category": model["template."]["account_category"],
         "products": [["create", [{"suffix_code": sku}]]],
     }])  # fmt: skip
+
+
+@asynccontextmanager
+async def webhooks_paused(stack: OrderStack):
+    """The store's webhooks are lost: only the intake backstop brings what changes meanwhile."""
+    hooks = await stack.store.list_webhooks()
+    for hook in hooks:
+        await stack.store.update_webhook(hook.webhook_id, status="paused")
+    try:
+        yield
+    finally:
+        for hook in hooks:
+            await stack.store.update_webhook(hook.webhook_id, status="active")
+
+
+async def run_intake_now(stack: OrderStack) -> IntakeResult:
+    """Trigger the store's intake Schedule (as its interval would) and wait for that run's result.
+
+    The Schedule is paused, so its interval never starts a run of its own in the session's shared dev server:
+    one would hand over orders a test expects to be handed over by nobody yet, or make the overlap policy skip
+    the test's trigger. A trigger runs a paused Schedule's action all the same.
+    """
+    await ensure_intake_schedule(stack.client, stack.settings, stack.settings.stores[0])
+    schedule = stack.client.get_schedule_handle(intake_schedule_id(STORE_ID))
+    description = await schedule.describe()
+    if not description.schedule.state.paused:
+        await schedule.pause(note="the tests trigger it")
+    before = len(description.info.recent_actions)
+    await schedule.trigger()
+    description = await eventually(schedule.describe, lambda d: len(d.info.recent_actions) > before, 30)
+    started = description.info.recent_actions[-1].action
+    handle = stack.client.get_workflow_handle_for(StoreIntakeWorkflow.run, started.workflow_id,
+                                                  run_id=started.first_execution_run_id)  # fmt: skip
+    return await asyncio.wait_for(handle.result(), 120)
