@@ -62,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     sandbox = commands.add_parser("sandbox", help="local imitations of external systems")
-    sandbox.add_argument("system", choices=["woocommerce", "shipbob"])
+    sandbox.add_argument("system", choices=["woocommerce", "shipbob", "real-woocommerce"])
     sandbox.add_argument("options", nargs=argparse.REMAINDER, help="passed to the sandbox")
     sandbox.set_defaults(handler=_sandbox)
 
@@ -173,6 +173,10 @@ def _sandbox(args) -> int:
         from sandbox.shipbob.server import main as shipbob_sandbox
 
         return shipbob_sandbox(args.options) or 0
+    if args.system == "real-woocommerce":
+        from sandbox.real_woocommerce import main as real_woocommerce
+
+        return real_woocommerce(args.options)
     from sandbox.woocommerce.server import main as woocommerce_sandbox
 
     return woocommerce_sandbox(args.options) or 0
