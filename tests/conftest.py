@@ -8,6 +8,7 @@ pytest_plugins = [
     "tests.plugins.shipbob",
     "tests.plugins.stack",
     "tests.plugins.inventory",
+    "tests.plugins.real_woocommerce",
 ]
 
 
