@@ -200,9 +200,14 @@ class WooCommerceClient:
             return order_from_woocommerce(self.store_id, payload)
 
     async def add_order_note(self, order_id: str | int, note: str, customer_visible: bool) -> OrderNote:
-        """Not retried: a lost response would duplicate the note (and a customer e-mail)."""
+        """Not retried: a lost response would duplicate the note (and a customer e-mail).
+
+        WordPress strips one level of backslashes from a note as it saves it (it takes request data as
+        slashed), so they are doubled here: the store keeps exactly `note`, and a marker in it is found again.
+        """
         path = f"orders/{_id(order_id)}/notes"
-        payload = await self._json("POST", path, body={"note": note, "customer_note": customer_visible})
+        body = {"note": note.replace("\\", "\\\\"), "customer_note": customer_visible}
+        payload = await self._json("POST", path, body=body)
         with self._reading("POST", path):
             return _note(payload)
 

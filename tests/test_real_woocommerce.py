@@ -10,6 +10,7 @@ import pytest
 from pydantic import SecretStr
 
 from adapters.errors import BusinessError, NonRetryableError
+from activities.store_notes import note_once
 from adapters.woocommerce import WooCommerceClient
 from canonical import Money, Order, OrderStatus
 from canonical.inventory import Listing, ListingDraft, StockPush
@@ -197,3 +198,13 @@ def refund_of_one_tee(order: Order, key: str, *, refund_payment: bool) -> Refund
         lines=(RefundLine(line_id=line.line_id, sku=line.sku, quantity=Decimal(1), amount=eur("20.00"),
                           taxes=(one_tax,)),),
     )  # fmt: skip
+
+
+async def test_a_note_keeps_its_backslashes_so_its_marker_is_found_again(client, shopper):
+    placed = await shopper.place_order([("TEE-CLASSIC", 1)], paid=True)
+    text = r"Return RMA-1: box\damaged \\ C:\orders\1 [retail-sync:note]"
+
+    await note_once(client, str(placed["id"]), text, marker=text, customer_visible=True)
+    await note_once(client, str(placed["id"]), text, marker=text, customer_visible=True)  # a retry
+
+    assert [note.text for note in await client.list_order_notes(placed["id"])].count(text) == 1
