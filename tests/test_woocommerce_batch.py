@@ -185,8 +185,8 @@ async def test_variations_are_created_with_their_options_and_written_through_the
     reread = (await woo.get(f"/products/{parent['id']}")).json()
 
     assert (red["name"], red["parent_id"], red["type"]) == (f"{parent['name']} - Red", parent["id"], "variation")
-    assert red["attributes"] == [{"id": 0, "name": "Colour", "option": "Red"}] and red["stock_quantity"] == 4
-    assert blue["attributes"] == [{"id": 0, "name": "Colour", "option": "Blue"}]  # Size is not the parent's: dropped
+    assert red["attributes"] == [{"id": 0, "name": "Colour", "slug": "colour", "option": "Red"}] and red["stock_quantity"] == 4
+    assert blue["attributes"] == [{"id": 0, "name": "Colour", "slug": "colour", "option": "Blue"}]  # Size is not the parent's: dropped
     assert (blue["manage_stock"], blue["stock_quantity"], blue["price"]) == (False, None, "12.00")
     assert unknown == {"update": [{"id": 999999, "error": {
         "code": "woocommerce_rest_product_variation_invalid_id", "message": "Invalid ID.", "data": {"status": 400}}}]}
@@ -215,12 +215,14 @@ async def test_batch_items_fire_product_webhooks_like_single_writes(woo, webhook
     assert events == [("product.created", answer["create"][0]["id"]), ("product.updated", existing["id"])]
 
 
-async def test_delete_trashes_unless_forced_and_a_trashed_sku_is_free_again(woo, shopper):
+async def test_delete_trashes_unless_forced_and_only_a_deleted_sku_is_free_again(woo, shopper):
     (product,) = await _new_products(woo, 1)
     trashed = await woo.delete(f"/products/{product['id']}")
     status = (await woo.get(f"/products/{product['id']}")).json()["status"]
     listed = await shopper.listing(product["sku"])
     again = await woo.delete(f"/products/{product['id']}")
+    held = await woo.post("/products", json={"name": "Reused", "sku": product["sku"]})
+    await woo.delete(f"/products/{product['id']}", params={"force": "true"})
     reused = await woo.post("/products", json={"name": "Reused", "sku": product["sku"]})
     forced = await shopper.delete_product(product["sku"])
     gone = await woo.get(f"/products/{forced['id']}")
@@ -234,6 +236,7 @@ async def test_delete_trashes_unless_forced_and_a_trashed_sku_is_free_again(woo,
     assert (again.status_code, again.json()) == (410, {"code": "woocommerce_rest_already_trashed",
                                                        "message": "The product has already been deleted.",
                                                        "data": {"status": 410}})
+    assert (held.status_code, held.json()["code"]) == (400, "woocommerce_rest_product_not_created")  # 10.x
     assert reused.status_code == 201 and forced["id"] == reused.json()["id"]
     assert (gone.status_code, gone.json()["code"]) == (404, "woocommerce_rest_product_invalid_id")
     assert after_option == [red["id"]]
@@ -397,8 +400,8 @@ async def test_write_catalog_creates_a_variable_listing_with_priced_options_then
     assert (now.regular_price, now.sale_price, now.parent_id) == (Decimal("90.00"), None, made.listing_id)
     assert (stored_parent["type"], stored_parent["name"], stored_parent["regular_price"]) == (
         "variable", "Rain Jacket", "")
-    assert stored_parent["attributes"][0] | {"id": 0} == {"id": 0, "name": "Size", "position": 0, "visible": True,
-                                                         "variation": True, "options": ["S", "M"]}
+    assert stored_parent["attributes"][0] | {"id": 0} == {"id": 0, "name": "Size", "slug": "Size", "position": 0,
+                                                         "visible": True, "variation": True, "options": ["S", "M"]}
     assert stored_parent["variations"] == [int(small.listing_id), int(medium.listing_id)]
 
 

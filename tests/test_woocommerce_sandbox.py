@@ -127,7 +127,9 @@ async def test_per_page_over_100_is_an_invalid_param(woo):
     response = await woo.get("/orders", params={"per_page": 101})
     assert response.status_code == 400
     assert response.json() == {"code": "rest_invalid_param", "message": "Invalid parameter(s): per_page", "data": {
-        "status": 400, "params": {"per_page": "per_page must be between 1 (inclusive) and 100 (inclusive)"}}}
+        "status": 400, "params": {"per_page": "per_page must be between 1 (inclusive) and 100 (inclusive)"},
+        "details": {"per_page": {"code": "rest_out_of_bounds", "data": None,
+                                 "message": "per_page must be between 1 (inclusive) and 100 (inclusive)"}}}}
 
 
 async def test_modified_after_without_gmt_flag_is_read_in_the_store_timezone(woo):
@@ -198,7 +200,7 @@ async def test_paying_reduces_stock_with_a_note_and_cancelling_restores_it(woo):
     assert paid["date_modified_gmt"] >= order["date_modified_gmt"]
     assert (await _product(woo, "MUG-CERAMIC"))["stock_quantity"] == before - 3
     notes = [n["note"] for n in (await woo.get(f"/orders/{order['id']}/notes", params={"type": "internal"})).json()]
-    assert f"Stock levels reduced: Ceramic Mug (MUG-CERAMIC) {before}\u2192{before - 3}" in notes
+    assert f"Stock levels reduced: Ceramic Mug (MUG-CERAMIC) {before}&rarr;{before - 3}" in notes
     await woo.put(f"/orders/{order['id']}", json={"status": "cancelled"})
     assert (await _product(woo, "MUG-CERAMIC"))["stock_quantity"] == before
 

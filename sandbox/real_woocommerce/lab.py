@@ -40,11 +40,12 @@ class StoreRelease:
     woocommerce: str
     wordpress: str | None  # a vendor archive's version; None: Debian's package
     hpos: bool
+    generation: int  # the sandbox's `generation` that answers like it
 
 
 RELEASES = {
-    "woocommerce_10": StoreRelease("woocommerce_10", "10.0.2", "6.8.8", hpos=True),
-    "woocommerce_7": StoreRelease("woocommerce_7", "7.9.0", None, hpos=False),
+    "woocommerce_10": StoreRelease("woocommerce_10", "10.0.2", "6.8.8", hpos=True, generation=10),
+    "woocommerce_7": StoreRelease("woocommerce_7", "7.9.0", None, hpos=False, generation=7),
 }
 
 

@@ -8,7 +8,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from sandbox.background import BackgroundTasks
-from sandbox.woocommerce import batch, notes, orders, products, refunds_api
+from sandbox.woocommerce import batch, coupons, notes, orders, products, refunds_api
 from sandbox.woocommerce.config import SandboxConfig
 from sandbox.woocommerce.control import (
     CRITICAL_ERROR_PAGE,
@@ -32,7 +32,7 @@ def build_app(config: SandboxConfig, home_url: str) -> Starlette:
         store.load(config.state_file)
     deliveries = WebhookDeliveries(store)
     faults = HostFaults()
-    api_routes = orders.ROUTES + refunds_api.ROUTES + notes.ROUTES + products.ROUTES + batch.ROUTES
+    api_routes = orders.ROUTES + refunds_api.ROUTES + notes.ROUTES + products.ROUTES + batch.ROUTES + coupons.ROUTES
     api_routes += webhook_routes(deliveries)
 
     php = BackgroundTasks()  # requests nginx stopped waiting for, still running

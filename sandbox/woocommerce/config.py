@@ -65,6 +65,8 @@ class SandboxConfig(BaseModel):
     changes it while the store runs."""
     state_file: Path | None = None
     """Where the store keeps its data between runs, as a real store's database does (ids keep growing)."""
+    generation: Literal[10, 7] = 10
+    """Which real WooCommerce it answers like where they differ: 10.x (today's) or 7.9 (see README.md)."""
 
     def resolved_home_url(self, port: int) -> str:
         url = self.home_url or "http://127.0.0.1:{port}"

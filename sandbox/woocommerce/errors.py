@@ -13,9 +13,23 @@ class WooError(Exception):
         return {"code": self.code, "message": self.message, "data": {"status": self.status, **self.data}}
 
 
+_SCHEMA_ERRORS = (  # message → the code `rest_validate_value_from_schema` gives it
+    ("is not of type", "rest_invalid_type"), ("is not one of", "rest_not_in_enum"),
+    ("must be between", "rest_out_of_bounds"), ("must be greater than", "rest_out_of_bounds"),
+    ("Invalid date.", "rest_invalid_date"), ("Invalid email address.", "rest_invalid_email"),
+)
+
+
 def invalid_params(params: dict[str, str]) -> WooError:
-    """WordPress argument validation failure, e.g. per_page=101."""
-    return WooError(400, "rest_invalid_param", f"Invalid parameter(s): {', '.join(params)}", params=params)
+    """WordPress argument validation failure, e.g. per_page=101: each parameter's message, and since
+    WordPress 5.7 the schema error behind it under `details` (only a type error names its parameter)."""
+    details = {}
+    for name, message in params.items():
+        code = next(code for found, code in _SCHEMA_ERRORS if found in message)
+        details[name] = {"code": code, "message": message,
+                         "data": {"param": name} if code == "rest_invalid_type" else None}
+    return WooError(400, "rest_invalid_param", f"Invalid parameter(s): {', '.join(params)}", params=params,
+                    details=details)
 
 
 def no_route() -> WooError:

@@ -61,7 +61,7 @@ def reduce_stock(store: Store, order: Order) -> None:
         before = product.stock_quantity or 0
         change_stock(store, product, before - line.quantity)
         line.meta.append(Meta(store.next_meta_id(), "_reduced_stock", str(line.quantity)))
-        changes.append(f"{product.formatted_name()} {before}\u2192{product.stock_quantity}")
+        changes.append(f"{product.formatted_name()} {before}&rarr;{product.stock_quantity}")
     order.stock_reduced = True
     if changes:
         store.add_note(order.id, "Stock levels reduced: " + ", ".join(changes))
@@ -79,7 +79,7 @@ def restore_stock(store: Store, order: Order) -> None:
         before = product.stock_quantity or 0
         change_stock(store, product, before + int(reduced.value))
         line.meta.remove(reduced)
-        changes.append(f"{product.formatted_name()} {before}\u2192{product.stock_quantity}")
+        changes.append(f"{product.formatted_name()} {before}&rarr;{product.stock_quantity}")
     order.stock_reduced = False
     if changes:
         store.add_note(order.id, "Stock levels increased: " + ", ".join(changes))

@@ -1,4 +1,6 @@
 """`/wc/v3/orders/{id}/notes`: notes are comments, not order saves, so they never fire a webhook."""
+import re
+
 from sandbox.woocommerce.errors import WooError
 from sandbox.woocommerce.rest import Call, Route, respond
 from sandbox.woocommerce.state import Note
@@ -21,6 +23,12 @@ def _order_id(call: Call) -> int:
     if order is None or order.status == "trash":
         raise WooError(404, "woocommerce_rest_order_invalid_id", "Invalid order ID.")
     return order.id
+
+
+def unslash(text: str) -> str:
+    r"""WordPress saves a comment from request data it takes as slashed: PHP's `stripslashes` drops each
+    backslash and keeps the character it escapes (so `\\` becomes one backslash)."""
+    return re.sub(r"\\(.?)", r"\1", text, flags=re.S)
 
 
 def _note(call: Call) -> Note:
@@ -46,12 +54,13 @@ def get_note(call: Call):
 
 
 def create_note(call: Call):
-    if not call.body.get("note") and "note" not in call.query:
+    if "note" not in call.body and "note" not in call.query:  # an empty note is a note
         raise require_fields_error(["note"])
     call.require_user("woocommerce_rest_cannot_create", "Sorry, you are not allowed to create resources.")
     order_id = _order_id(call)
     author = "admin" if arg_bool(call.params, "added_by_user") else "system"
-    note = call.store.add_note(order_id, str(call.param("note")), arg_bool(call.params, "customer_note"), author)
+    text = unslash(str(call.param("note")))
+    note = call.store.add_note(order_id, text, arg_bool(call.params, "customer_note"), author)
     location = f"{call.store.home_url}/wp-json/wc/v3/orders/{order_id}/notes/{note.id}"
     return respond(call.store, note_view(call, note), 201, {"Location": location})
 

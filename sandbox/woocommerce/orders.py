@@ -4,6 +4,7 @@ Create saves the order first (firing `order.created`), then applies coupons, the
 transition moves stock and adds notes), then `set_paid`. An invalid coupon therefore fails the request
 after the order exists, as in WooCommerce. Every save bumps `date_modified` and fires `order.updated`.
 """
+import re
 from decimal import Decimal, InvalidOperation
 
 from sandbox.woocommerce import lifecycle, pricing, refunds
@@ -212,6 +213,25 @@ ITEM_SETTERS = {"line_items": (_set_line_item, "line_items"), "shipping_lines": 
 RECALCULATING = ("billing", "shipping", "line_items", "shipping_lines", "fee_lines", "coupon_lines")
 
 
+def _validate_billing_email(body: dict) -> None:
+    """WordPress checks the schema's `format: email` before the controller runs: an empty or malformed
+    billing e-mail is refused (the shipping address has none in the schema, so anything there is ignored)."""
+    billing = body.get("billing")
+    if isinstance(billing, dict) and "email" in billing and not is_email(billing["email"]):
+        raise invalid_params({"billing": "Invalid email address."})
+
+
+def is_email(value: object) -> bool:
+    """WordPress's `is_email`: a local part of its allowed characters, a domain of two or more labels."""
+    if not isinstance(value, str) or len(value) < 6 or value.count("@") != 1 or value.startswith("@"):
+        return False
+    local, domain = value.split("@")
+    if not re.fullmatch(r"[a-zA-Z0-9!#$%&'*+/=?^_`{|}~.-]+", local) or ".." in domain:
+        return False
+    labels = domain.split(".")
+    return len(labels) > 1 and all(re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?", label, re.I) for label in labels)
+
+
 def _apply_fields(store: Store, order: Order, body: dict) -> None:
     """`prepare_object_for_database`: everything but status and coupons, which come later."""
     for kind in ("billing", "shipping"):
@@ -249,7 +269,7 @@ def _apply_coupons(store: Store, order: Order, posted) -> None:
         code = str(entry.get("code") or "").strip().lower()
         if not code:
             raise WooError(400, "woocommerce_rest_invalid_coupon", "Coupon code is required.")
-        if code not in store.coupons:
+        if code not in store.coupons or store.coupons[code].status != "publish":
             raise WooError(400, "woocommerce_rest_invalid_coupon", f'Coupon "{code}" does not exist!')
         order.coupon_lines.append(pricing.coupon_line(store, code))
         pricing.apply_coupons(store, order)
@@ -271,6 +291,7 @@ def _save(store: Store, order: Order) -> None:
 
 def create_order(call: Call):
     store, body = call.store, call.body
+    _validate_billing_email(body)
     if body.get("id"):
         raise WooError(400, "woocommerce_rest_shop_order_exists", "Cannot create existing shop_order.")
     status = _status_arg(call)
@@ -297,6 +318,7 @@ def create_order(call: Call):
 
 def update_order(call: Call):
     store, body = call.store, call.body
+    _validate_billing_email(body)
     status = _status_arg(call)
     order = _order(call, 400)
     call.require_user("woocommerce_rest_cannot_edit", "Sorry, you are not allowed to edit this resource.")

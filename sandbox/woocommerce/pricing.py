@@ -3,6 +3,7 @@
 Taxes are rounded per line (`woocommerce_tax_round_at_subtotal` = no). Coupons are applied to line
 subtotals, not sequentially; the rounding remainder goes one cent at a time to the dearest lines.
 """
+from dataclasses import replace
 from decimal import ROUND_FLOOR, Decimal
 
 from sandbox.woocommerce.state import CouponLine, LineItem, Order, Store, TaxLine
@@ -51,7 +52,7 @@ def apply_coupons(store: Store, order: Order) -> None:
     for line in order.line_items:
         line.total = line.subtotal
     for coupon_line in order.coupon_lines:
-        coupon = store.coupons[coupon_line.code]
+        coupon = coupon_line.rule
         discounts = _coupon_discounts(coupon.discount_type, coupon.amount, order.line_items)
         coupon_line.discount, coupon_line.discount_tax = ZERO, ZERO
         for line in order.line_items:
@@ -114,4 +115,4 @@ def calculate_totals(store: Store, order: Order) -> None:
 
 
 def coupon_line(store: Store, code: str) -> CouponLine:
-    return CouponLine(store.next_item_id(), code)
+    return CouponLine(store.next_item_id(), code, rule=replace(store.coupons[code]))

@@ -60,9 +60,44 @@ def product_view(store: Store, product: Product) -> dict:
         "has_options": product.type == "variable",
         "_links": {"self": [{"href": f"{base}/{product.id}"}], "collection": [{"href": base}]},
     }
+    view.update(_catalogue_fields(store, product))
     if product.parent_id:
         view["_links"]["up"] = [{"href": f"{base}/{product.parent_id}"}]
     return view
+
+
+def edit_view(store: Store, view: dict) -> dict:
+    """A write answers in the `edit` context, which adds the slug WordPress would generate and its template."""
+    return {**view, "generated_slug": view["slug"], "permalink_template": f"{store.home_url}/product/%pagename%/"}
+
+
+CURRENCY_SYMBOLS = {"EUR": "&euro;", "USD": "&#36;", "GBP": "&pound;"}
+
+
+def _catalogue_fields(store: Store, product: Product) -> dict:
+    """What a real store's product body carries beyond stock and price: empty here, but there."""
+    price = _price(store, product)
+    symbol = CURRENCY_SYMBOLS.get(store.config.currency, store.config.currency)
+    fields = {
+        "date_on_sale_from": None, "date_on_sale_from_gmt": None, "date_on_sale_to": None,
+        "date_on_sale_to_gmt": None, "downloads": [], "download_limit": -1, "download_expiry": -1,
+        "external_url": "", "button_text": "", "shipping_required": True, "shipping_taxable": True,
+        "shipping_class_id": 0, "reviews_allowed": not product.parent_id, "average_rating": "0.00",
+        "rating_count": 0, "upsell_ids": [], "cross_sell_ids": [], "purchase_note": "", "grouped_products": [],
+        "menu_order": 0, "related_ids": [],
+        "price_html": (f'<span class="woocommerce-Price-amount amount"><bdi><span class="woocommerce-Price-'
+                       f'currencySymbol">{symbol}</span>{price}</bdi></span>') if price else "",
+    }  # fmt: skip
+    if store.config.generation >= 10:
+        fields.update(brands=[], post_password="", global_unique_id="")
+        if product.parent_id:  # attributes carry a slug from 9.x on: an option's is sanitised, a product's not
+            fields["attributes"] = [{"id": a["id"], "name": a["name"], "slug": a["name"].lower(),
+                                     "option": a["option"]} for a in product.attributes]  # fmt: skip
+        else:
+            fields["attributes"] = [{"id": a["id"], "name": a["name"], "slug": a["name"],
+                                     **{k: v for k, v in a.items() if k not in ("id", "name")}}
+                                    for a in product.attributes]  # fmt: skip
+    return fields
 
 
 def variation_view(store: Store, variation: Product) -> dict:
@@ -71,7 +106,10 @@ def variation_view(store: Store, variation: Product) -> dict:
             "price", "regular_price", "sale_price", "on_sale", "status", "purchasable", "virtual", "downloadable",
             "tax_status", "tax_class", "manage_stock", "stock_quantity", "stock_status", "backorders",
             "backorders_allowed", "backordered", "low_stock_amount", "weight", "dimensions", "shipping_class",
-            "attributes", "meta_data", "name", "type", "parent_id")
+            "attributes", "meta_data", "date_on_sale_from", "date_on_sale_from_gmt", "date_on_sale_to",
+            "date_on_sale_to_gmt", "downloads", "download_limit", "download_expiry", "shipping_class_id")
+    if store.config.generation >= 10:  # 7.9's variation schema has no name, type or parent
+        keep += ("name", "type", "parent_id", "global_unique_id")
     trimmed = {name: view[name] for name in keep}
     base = f"{store.home_url}/wp-json/wc/v3/products/{variation.parent_id}"
     trimmed.update(description=variation.description, image=None, menu_order=0, _links={
@@ -300,10 +338,20 @@ def new_product(store: Store, body: dict, lenient: bool = False) -> Product:
     now = store.now()
     product = Product(0, "Product", "", kind if kind in TYPES else "simple", "", now, now)
     _apply_product(store, product, body, lenient)
-    product.id = store.next_post_id()
-    store.products[product.id] = product
+    _insert(store, product)
     store.emit("product.created", product.id)
     return product
+
+
+def _insert(store: Store, product: Product) -> None:
+    """WooCommerce 10 refuses to insert a product whose SKU its lookup table holds, and that table keeps
+    trashed products; an update to such a SKU goes through (only an insert is checked)."""
+    if store.config.generation >= 10 and product.sku and any(p.sku == product.sku for p in store.products.values()):
+        raise WooError(400, "woocommerce_rest_product_not_created",
+                       f"The product with SKU ({product.sku}) you are trying to insert is already present in the "
+                       "lookup table")
+    product.id = store.next_post_id()
+    store.products[product.id] = product
 
 
 def edit_product(store: Store, product_id: int, body: dict, lenient: bool = False) -> Product:
@@ -348,15 +396,25 @@ def new_variation(store: Store, parent_id: int, body: dict, lenient: bool = Fals
     variation = Product(0, parent.name, "", "variation", "", now, now, tax_class=parent.tax_class,
                         parent_id=parent.id)
     _apply_product(store, variation, body, lenient)
-    variation.id = store.next_post_id()
-    store.products[variation.id] = variation
+    _insert(store, variation)
     parent.variations.append(variation.id)
     store.emit("product.created", variation.id)
     return variation
 
 
 def edit_variation(store: Store, parent_id: int, variation_id: int, body: dict, lenient: bool = False) -> Product:
-    variation = _variation_of(store, parent_id, variation_id, 400)
+    """WooCommerce 10 refuses an option named through a product that is not its parent; 7.9 makes the
+    route's product its parent, so a write through another variable product moves the option, silently."""
+    if store.config.generation >= 10:
+        variation = _variation_of(store, parent_id, variation_id, 400)
+    else:
+        variation, parent = store.products.get(variation_id), store.products.get(parent_id)
+        if variation is None or variation.type != "variation" or parent is None or parent.type != "variable":
+            raise invalid_id("product_variation", 400)
+    if variation.parent_id != parent_id:
+        store.products[variation.parent_id].variations.remove(variation.id)
+        parent.variations.append(variation.id)
+        variation.parent_id = parent_id
     _apply_product(store, variation, body, lenient)
     store.emit("product.updated", variation.id)
     return variation
@@ -374,19 +432,21 @@ def create_product(call: Call):
     call.require_user("woocommerce_rest_cannot_create", "Sorry, you are not allowed to create resources.")
     product = new_product(store, call.body)
     location = f"{store.home_url}/wp-json/wc/v3/products/{product.id}"
-    return respond(store, product_view(store, product), 201, {"Location": location})
+    return respond(store, edit_view(store, product_view(store, product)), 201, {"Location": location})
 
 
 def update_product(call: Call):
     product = _product(call, 400)
     call.require_user("woocommerce_rest_cannot_edit", "Sorry, you are not allowed to edit this resource.")
-    return respond(call.store, product_view(call.store, edit_product(call.store, product.id, call.body)))
+    return respond(call.store, edit_view(call.store, product_view(call.store, edit_product(call.store, product.id,
+                                                                                         call.body))))  # fmt: skip
 
 
 def delete_product(call: Call):
     _product(call, 404)
     call.require_user("woocommerce_rest_cannot_delete", "Sorry, you are not allowed to delete this resource.")
-    return respond(call.store, remove_product(call.store, int(call.path["id"]), arg_bool(call.params, "force")))
+    removed = remove_product(call.store, int(call.path["id"]), arg_bool(call.params, "force"))
+    return respond(call.store, edit_view(call.store, removed))
 
 
 def _parent(call: Call) -> Product:

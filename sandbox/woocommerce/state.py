@@ -20,7 +20,7 @@ from embedded import demo_catalog
 from sandbox.woocommerce.config import ApiKey, SandboxConfig
 
 ADMIN_USER_ID = 1
-PERSISTED = ("customer_ids", "products", "orders", "refunds", "notes", "webhooks", "nonces",
+PERSISTED = ("customer_ids", "products", "coupons", "orders", "refunds", "notes", "webhooks", "nonces",
              "_post_ids", "_item_ids", "_meta_ids", "_comment_ids", "_webhook_ids")
 STATUS_NAMES = {
     "pending": "Pending payment",
@@ -59,8 +59,13 @@ class TaxRate:
 @dataclass
 class Coupon:
     code: str
-    discount_type: str  # percent | fixed_cart
+    discount_type: str  # percent | fixed_cart | fixed_product (priced as fixed_cart)
     amount: Decimal
+    id: int = 0
+    status: str = "publish"
+    description: str = ""
+    created: datetime | None = None
+    modified: datetime | None = None
 
 
 @dataclass
@@ -149,6 +154,9 @@ class CouponLine:
     discount: Decimal = Decimal(0)
     discount_tax: Decimal = Decimal(0)
     meta: list[Meta] = field(default_factory=list)
+    rule: Coupon | None = None
+    """The coupon as it was applied (WooCommerce keeps it in the item's `coupon_info`), so an order
+    still prices after its coupon is changed or deleted."""
 
 
 @dataclass
@@ -300,9 +308,10 @@ class Store:
         self.webhooks: dict[int, Webhook] = {}
         self.tax_rates = [TaxRate(r.rate_id, r.name, r.tax_class, r.percent) for r in demo_catalog.TAX_RATES]
         self.coupons = {
-            "welcome10": Coupon("welcome10", "percent", Decimal("10")),
-            "fiveoff": Coupon("fiveoff", "fixed_cart", Decimal("5.00")),
+            "welcome10": Coupon("welcome10", "percent", Decimal("10"), id=8),
+            "fiveoff": Coupon("fiveoff", "fixed_cart", Decimal("5.00"), id=9),
         }
+        """Code → coupon; the two demo coupons predate the catalogue, below the first post id."""
         self.batch_limit = config.batch_limit
         """The `woocommerce_rest_batch_items_limit` filter's value; a setting, not data, so not persisted."""
         self.on_event: Callable[[str, int], None] = lambda topic, resource_id: None

@@ -149,10 +149,13 @@ def arg_list(params: dict, name: str) -> list[str]:
 
 
 def arg_int_list(params: dict, name: str) -> list[int]:
-    values = arg_list(params, name)
-    if not all(re.fullmatch(r"\d+", v) for v in values):
-        raise invalid_params({name: f"{name}[0] is not of type integer."})
-    return [int(v) for v in values]
+    """`wp_parse_id_list`: PHP's `absint` of each item, so "12x" is 12 and "a" is 0 (an id nothing has)."""
+    ids = []
+    for value in arg_list(params, name):
+        number = re.match(r"\s*[+-]?(\d*)", value).group(1)
+        if (found := int(number or 0)) not in ids:
+            ids.append(found)
+    return ids
 
 
 def arg_enum(params: dict, name: str, allowed: tuple[str, ...], default: str) -> str:
