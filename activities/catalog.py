@@ -53,7 +53,7 @@ class CatalogActivities:
             listings = await StoreListings(woo).current(skus)
             plan = plan_catalog(changes.products, listings, store.price_decimals, store.catalog_descriptions)
             report = CatalogReport(store_id=store.id, cursor=changes.cursor, products_changed=len(changes.products),
-                                   unchanged=plan.unchanged)  # fmt: skip
+                                   unchanged=plan.unchanged, failed=plan.conflicts)  # fmt: skip
             parent_ids = {draft.sku: draft.listing_id for draft in plan.products}
             for results in await self._write(woo, None, plan.products, store.batch_limit, report):
                 parent_ids.update((r.sku, r.listing_id) for r in results if r.ok)

@@ -40,6 +40,7 @@ from adapters.woocommerce_catalog import (
 )
 from adapters.woocommerce_orders import InvalidOrderPayload, order_from_woocommerce, refund_from_woocommerce
 from canonical import Order
+from canonical.catalog_plan import option_of_another_listing
 from canonical.inventory import Listing, ListingDraft, PushResult, StockPush
 from canonical.keys import reason_with_refund_key
 from canonical.returns import Refund, RefundLine, RefundRequest
@@ -351,14 +352,31 @@ class WooCommerceClient:
 
         Results: the creates' then the updates', each in the order given; a created listing's id is its
         result's `listing_id`. Stock is not written here (`push_stock` is). Errors as `push_stock`.
+        An option update is sent only if the store lists it under `parent_id` (one read first): WooCommerce
+        7.9 moves an option written through another variable product to that product, silently.
         """
-        body = catalog_batch(parent_id, creates, updates)
-        if not body:
-            return []
-        path = batch_path(parent_id, len(creates) + len(updates), self.batch_limit)
-        payload = await self._batch(path, body, len(creates) + len(updates))
-        with self._reading("POST", path):
-            return catalog_results(creates, updates, payload)
+        misplaced = await self._not_options_of(parent_id, updates) if parent_id is not None and updates else {}
+        sent = [draft for draft in updates if draft.sku not in misplaced]
+        body = catalog_batch(parent_id, creates, sent)
+        results: list[PushResult] = []
+        if body:
+            path = batch_path(parent_id, len(creates) + len(sent), self.batch_limit)
+            payload = await self._batch(path, body, len(creates) + len(sent))
+            with self._reading("POST", path):
+                results = catalog_results(creates, sent, payload)
+        answered = iter(results[len(creates):])
+        return results[:len(creates)] + [misplaced.get(draft.sku) or next(answered) for draft in updates]
+
+    async def _not_options_of(self, parent_id: str, updates: list[ListingDraft]) -> dict[str, PushResult]:
+        path = f"products/{_id(parent_id)}/variations"
+        params = {"include": ",".join(str(_id(d.listing_id)) for d in updates), "per_page": 100, "status": "any"}
+        payload = await self._json("GET", path, params=params)
+        with self._reading("GET", path):
+            options = {listing.listing_id for listing in listings_page(payload, 1, 1, parent_id).listings}
+        return {draft.sku: option_of_another_listing(
+                    draft.sku, draft.listing_id, f"the store does not list {draft.sku} (listing {draft.listing_id}) "
+                    f"as an option of listing {parent_id}: not written, so it is not moved there")
+                for draft in updates if draft.listing_id not in options}  # fmt: skip
 
     async def _batch(self, path: str, body: dict[str, Any], count: int) -> Any:
         try:

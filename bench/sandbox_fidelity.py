@@ -111,6 +111,7 @@ SCENARIO = (
          body={"update": [{"id": "{option}", "regular_price": "8.00"}]}, read=("update.*.parent_id", "update.*.price")),
     Step("the option read back", "GET", "products/{option}", read=("parent_id", "price")),
     Step("the first product's options", "GET", "products/{variable}/variations", read=("*.id",)),
+    Step("options by id", "GET", "products/{other}/variations", params={"include": "{option},1"}, read=("*.id",)),
     Step("a webhook", "POST", "webhooks", keep="webhook", read=("status", "topic", "delivery_url"),
          body={"name": "fidelity", "topic": "order.updated", "delivery_url": "http://127.0.0.1:9/h", "secret": "s"}),
     Step("the webhook paused", "PUT", "webhooks/{webhook}", body={"status": "paused"}, read=("status",)),

@@ -3,13 +3,14 @@
 Only ERP-owned fields are compared and written: name, regular and sale price, status and stock
 management; the description too when the store is configured to take it from the ERP (it is the
 store's by default, as are images). A product the ERP deactivated is made private in the store,
-never deleted (orders and reviews still point at it).
+never deleted (orders and reviews still point at it). An option the store lists under another product
+is reported, never written: WooCommerce 7.9 would move it to the product the write names.
 """
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from canonical.inventory import CatalogProduct, CatalogVariant, Listing, ListingDraft, ListingStatus
+from canonical.inventory import CatalogProduct, CatalogVariant, Listing, ListingDraft, ListingStatus, PushResult
 
 
 @dataclass
@@ -19,6 +20,15 @@ class CatalogPlan:
     options: dict[str, list[ListingDraft]] = field(default_factory=dict)
     """Parent SKU → its options to create or update: one batch endpoint per parent."""
     unchanged: int = 0
+    conflicts: list[PushResult] = field(default_factory=list)
+    """Options the store lists under another product: not written, for a person to sort out."""
+
+
+OPTION_OF_ANOTHER_LISTING = "option_of_another_listing"
+
+
+def option_of_another_listing(sku: str, listing_id: str, message: str) -> PushResult:
+    return PushResult(sku=sku, ok=False, listing_id=listing_id, code=OPTION_OF_ANOTHER_LISTING, message=message)
 
 
 def plan_catalog(
@@ -40,12 +50,23 @@ def plan_catalog(
             plan.unchanged += 1
         for variant in product.variants:
             option = listings.get(variant.sku)
+            if option is not None and (parent is None or option.parent_id != parent.listing_id):
+                plan.conflicts.append(_misplaced(option, product.sku, parent))
+                continue
             draft = _option_draft(variant, option, parent, descriptions)
             if option is None or _differs(draft, option):
                 plan.options.setdefault(product.sku, []).append(draft)
             else:
                 plan.unchanged += 1
     return plan
+
+
+def _misplaced(option: Listing, product_sku: str, parent: Listing | None) -> PushResult:
+    where = f"an option of listing {option.parent_id}" if option.parent_id else "a product of its own"
+    ours = f"{product_sku} (listing {parent.listing_id})" if parent else f"{product_sku} (not in the store yet)"
+    return option_of_another_listing(option.sku, option.listing_id,
+                                     f"the store lists {option.sku} as {where}, not of {ours}: move it there in "
+                                     "the store, or give the ERP variant another SKU")
 
 
 def _rounded(product: CatalogProduct, step: Decimal) -> CatalogProduct:

@@ -26,14 +26,19 @@ def test_a_new_variable_product_is_a_parent_without_prices_and_one_option_per_va
     assert (medium.regular_price, medium.sale_price, medium.manages_stock) == (D("42.00"), None, True)
 
 
-def test_only_what_differs_after_rounding_to_the_stores_decimals_is_updated():
-    listings = {
+def listed_hoodie() -> dict[str, Listing]:
+    """The hoodie as the store lists it: parent 7, options 8 and 9."""
+    return {
         "HOODIE": Listing(sku="HOODIE", listing_id="7", variable=True, name="Hoodie"),
         "HOODIE-S": Listing(sku="HOODIE-S", listing_id="8", parent_id="7", name="Hoodie - S", manages_stock=True,
                             regular_price=D("40.00"), sale_price=D("35.00")),
         "HOODIE-M": Listing(sku="HOODIE-M", listing_id="9", parent_id="7", name="Hoodie - M", manages_stock=True,
                             regular_price=D("42.00")),
     }  # fmt: skip
+
+
+def test_only_what_differs_after_rounding_to_the_stores_decimals_is_updated():
+    listings = listed_hoodie()
 
     assert plan_catalog([hoodie("42.0040")], listings).unchanged == 3
 
@@ -61,3 +66,26 @@ def test_descriptions_are_the_stores_unless_it_takes_them_from_the_erp():
     (draft,) = plan_catalog([tee], {"TEE": listing}, descriptions=True).products
     assert draft.description == "Organic cotton"
     assert plan_catalog([tee], {}).products[0].description is None  # a new listing: no description sent
+
+
+def test_an_option_the_store_lists_under_another_product_is_reported_not_moved():
+    listings = listed_hoodie() | {"HOODIE-M": Listing(sku="HOODIE-M", listing_id="21", parent_id="20",
+                                                      name="Jumper - M", regular_price=D("30.00"))}  # fmt: skip
+
+    plan = plan_catalog([hoodie()], listings)
+
+    assert plan.options == {} and plan.unchanged == 2
+    (conflict,) = plan.conflicts
+    assert (conflict.sku, conflict.ok, conflict.listing_id, conflict.code) == (
+        "HOODIE-M", False, "21", "option_of_another_listing")
+    assert conflict.message == ("the store lists HOODIE-M as an option of listing 20, not of HOODIE (listing 7): "
+                                "move it there in the store, or give the ERP variant another SKU")
+
+
+def test_an_existing_option_of_a_product_the_store_does_not_list_yet_is_reported():
+    listings = {"HOODIE-M": Listing(sku="HOODIE-M", listing_id="21", parent_id="20", regular_price=D("42.00"))}
+
+    plan = plan_catalog([hoodie()], listings)
+
+    assert [d.sku for d in plan.products] == ["HOODIE"] and [d.sku for d in plan.options["HOODIE"]] == ["HOODIE-S"]
+    assert [(c.sku, c.code) for c in plan.conflicts] == [("HOODIE-M", "option_of_another_listing")]

@@ -184,6 +184,28 @@ async def test_the_catalogue_is_written_in_a_batch_and_a_price_updated(client, s
     await shopper.delete_product(sku)
 
 
+async def test_an_option_is_written_through_its_own_parent_and_never_moved_through_another(client, shopper,
+                                                                                            real_store):
+    tag = f"{real_store.name[-2:]}{datetime.now(UTC):%H%M%S%f}"
+    parent_draft = ListingDraft(sku=f"OPT-{tag}", name="Option test", variable=True, manages_stock=False,
+                                option_values={"Size": ["S"]})
+    other_draft = parent_draft.model_copy(update={"sku": f"OPX-{tag}"})
+    parent, other = await client.write_catalog(None, [parent_draft, other_draft], [])
+    option = ListingDraft(sku=f"OPT-{tag}-S", parent_id=parent.listing_id, options={"Size": "S"},
+                          regular_price=Decimal("5.00"))
+    (made,) = await client.write_catalog(parent.listing_id, [option], [])
+    repriced = option.model_copy(update={"listing_id": made.listing_id, "regular_price": Decimal("6.00")})
+    (own,) = await client.write_catalog(parent.listing_id, [], [repriced])
+    (elsewhere,) = await client.write_catalog(other.listing_id, [], [repriced.model_copy(update={
+        "parent_id": other.listing_id, "regular_price": Decimal("1.00")})])
+    found = await client.find_listing(option.sku)
+
+    assert own.ok and (elsewhere.ok, elsewhere.code) == (False, "option_of_another_listing")
+    assert (found.parent_id, found.regular_price) == (parent.listing_id, Decimal("6.00"))
+    for sku in (parent_draft.sku, other_draft.sku):
+        await shopper.delete_product(sku)
+
+
 def push(listing: Listing, quantity: int) -> StockPush:
     return StockPush(sku=listing.sku, listing_id=listing.listing_id, parent_id=listing.parent_id, quantity=quantity)
 

@@ -430,3 +430,21 @@ def test_a_catalogue_write_sends_a_description_only_when_the_draft_carries_one()
 
     assert "description" not in draft_body(store_owned) and "images" not in draft_body(store_owned)
     assert draft_body(from_erp)["description"] == "Organic cotton"
+
+
+async def test_write_catalog_never_sends_an_option_through_a_listing_that_is_not_its_parent():
+    """WooCommerce 7.9 moves a variation written through another variable product to it, silently."""
+    async with run_woocommerce_sandbox(SandboxConfig(generation=7)) as old_store:
+        woo = WooSandbox(old_store)
+        async with woo.client() as http, WooCommerceClient(
+                settings(old_store.home_url, woo.consumer_key, woo.consumer_secret)) as store:  # fmt: skip
+            parent, (red, blue) = await _variable_product(http)
+            other, _ = await _variable_product(http)
+            written = await store.write_catalog(str(other["id"]), [], [
+                ListingDraft(sku=red["sku"], listing_id=str(red["id"]), parent_id=str(other["id"]),
+                             regular_price=Decimal("1.00"))])
+            reread = (await http.get(f"/products/{parent['id']}/variations/{red['id']}")).json()
+
+    assert [(r.sku, r.ok, r.code, r.retryable) for r in written] == [
+        (red["sku"], False, "option_of_another_listing", False)]
+    assert (reread["id"], reread["regular_price"]) == (red["id"], red["regular_price"])  # still the parent's

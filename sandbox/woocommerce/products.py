@@ -458,9 +458,11 @@ def _parent(call: Call) -> Product:
 
 def list_variations(call: Call):
     page, per_page, offset = _list_args(call)
+    include = arg_int_list(call.query, "include")
     call.require_user("woocommerce_rest_cannot_view", "Sorry, you cannot list resources.")
     parent = _parent(call)
-    variations = _sorted(call, [v for v in _live(call.store, parent.variations) if _status_wanted(call.query, v)])
+    variations = _sorted(call, [v for v in _live(call.store, parent.variations) if _status_wanted(call.query, v)
+                                and (not include or v.id in include)])
     views = [variation_view(call.store, v) for v in variations]
     return collection(call, views, f"products/{parent.id}/variations", page, per_page, offset)
 
