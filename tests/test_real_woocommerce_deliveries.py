@@ -1,6 +1,7 @@
 """The starter under real WooCommerce deliveries: the creation ping, signed order webhooks delivered in the
 triggering request and through Action Scheduler (WooCommerce's own asynchronous path), each starting the
 order's run."""
+import asyncio
 import uuid
 from dataclasses import dataclass, field
 
@@ -14,10 +15,13 @@ from adapters.woocommerce import WooCommerceClient
 from canonical.keys import order_workflow_id
 from config import Settings, StoreSettings, TemporalSettings
 from embedded.asgi import serve
-from sandbox.real_woocommerce import RealStore, sql
+from sandbox.real_woocommerce import RELEASES, RealStore, sql
+from sandbox.woocommerce import SandboxConfig, run_woocommerce_sandbox
 from sandbox.woocommerce.shopper import Shopper
 from starter.webhooks import create_app
+from tests.plugins.real_woocommerce import rest
 from tests.plugins.temporal import eventually
+from tests.plugins.woocommerce import WooSandbox
 
 SECRET = "real-store-webhook-secret"
 
@@ -98,3 +102,47 @@ async def _queue_ran_and_run_exists(http: httpx.AsyncClient, run) -> bool:
     except RPCError:
         return False
     return True
+
+
+async def _deliveries_per_step(http: httpx.AsyncClient, receiver) -> list[list[str]]:
+    """What the store delivers (topic, or "ping") after each step of a webhook's and an order's life."""
+    steps = []
+
+    async def step(action) -> None:
+        seen = len(receiver.received)
+        await action()
+        await asyncio.sleep(0.5)  # a delivery the step made has arrived by now
+        steps.append([d["headers"].get("x-wc-webhook-topic", "ping") for d in receiver.received[seen:]])
+
+    hook, order = {}, {}
+
+    async def create_hook():
+        hook.update((await http.post("webhooks", json={"name": "lifecycle", "topic": "order.deleted",
+                                                       "delivery_url": receiver.url, "secret": "s"})).json())
+
+    async def create_order():
+        order.update((await http.post("orders", json={"status": "pending"})).json())
+
+    await step(create_hook)
+    await step(create_order)
+    await step(lambda: http.delete(f"orders/{order['id']}"))
+    await step(lambda: http.delete(f"orders/{order['id']}", params={"force": "true"}))
+    await step(lambda: http.put(f"webhooks/{hook['id']}", json={"status": "paused"}))
+    await step(lambda: http.put(f"webhooks/{hook['id']}", json={"status": "active"}))
+    await step(lambda: http.put(f"webhooks/{hook['id']}", json={"delivery_url": receiver.url + "/moved"}))
+    await http.delete(f"webhooks/{hook['id']}", params={"force": "true"})
+    return steps
+
+
+async def test_the_sandbox_delivers_as_the_real_store_when_orders_are_deleted_and_webhooks_saved(
+        real_store, webhook_receiver):  # fmt: skip
+    async with rest(real_store) as http:
+        real = await _deliveries_per_step(http, webhook_receiver)
+    generation = RELEASES[real_store.name].generation
+    async with run_woocommerce_sandbox(SandboxConfig(generation=generation)) as running:
+        async with WooSandbox(running).client() as http:
+            ours = await _deliveries_per_step(http, webhook_receiver)
+
+    # create → ping; trash → order.deleted; force-delete, pause, re-activate → nothing; a new URL → ping
+    assert real == [["ping"], [], ["order.deleted"], [], [], [], ["ping"]]
+    assert ours == real

@@ -337,7 +337,8 @@ def update_order(call: Call):
 
 
 def delete_order(call: Call):
-    """Answers with the order as it was before deletion; both trash and force fire `order.deleted`."""
+    """Answers with the order as it was before deletion. Only the trash fires `order.deleted` (its hooks
+    are `wp_trash_post` / `woocommerce_trash_order`): an order deleted for good goes without a word."""
     store = call.store
     order = _order(call, 404)
     call.require_user("woocommerce_rest_cannot_delete", "Sorry, you are not allowed to delete this resource.")
@@ -353,7 +354,7 @@ def delete_order(call: Call):
     else:
         order.status_before_trash, order.status = order.status, "trash"
         order.modified = store.now()
-    store.emit("order.deleted", order.id)
+        store.emit("order.deleted", order.id)
     return respond(store, previous)
 
 

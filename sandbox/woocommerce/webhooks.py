@@ -1,6 +1,7 @@
-"""`/wc/v3/webhooks`: subscriptions management. Creating one pings its URL; so does a later save while the
-first ping never got a 200, or a re-activation. `secret` is write-only and `failure_count` is not exposed
-(both as in WooCommerce); see `/__sandbox/webhook-deliveries` for the counts.
+"""`/wc/v3/webhooks`: subscriptions management. Creating one pings its URL; so does a later save of an
+active one while the first ping never got a 200, or one that changes its URL (not a re-activation).
+`secret` is write-only and `failure_count` is not exposed (both as in WooCommerce); see
+`/__sandbox/webhook-deliveries` for the counts.
 """
 import re
 import secrets
@@ -107,14 +108,14 @@ def webhook_routes(deliveries: WebhookDeliveries) -> list[Route]:
         store, body = call.store, _checked(call.body, creating=False)
         call.require_user("woocommerce_rest_cannot_edit", "Sorry, you are not allowed to edit this resource.")
         webhook = find(call, 400, "ID is invalid.")
-        reactivated = body.get("status") == "active" and webhook.status != "active"
+        moved = body.get("delivery_url") is not None and str(body["delivery_url"]) != webhook.delivery_url
         for name in ("name", "status", "delivery_url", "secret"):
             if body.get(name) is not None:
                 setattr(webhook, name, str(body[name]))
         if body.get("topic") is not None:
             webhook.topic = str(body["topic"]).lower()
         webhook.modified = store.now()
-        if webhook.pending_delivery or reactivated:
+        if webhook.status == "active" and (moved or webhook.pending_delivery):  # the data store's `update`
             deliveries.ping(webhook)
         return respond(store, webhook_view(store, webhook))
 
