@@ -9,6 +9,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.errors import as_temporal_errors
 from canonical import Order
+from canonical.intake import is_handed_to_a_run
 from canonical.keys import order_workflow_id
 from config import OrderPolicy, ReturnPolicy
 from starter.order_runs import TooLargeForTemporal, hand_order_to_run, hand_refunds_to_runs
@@ -67,7 +68,7 @@ class IntakeActivities:
     async def _hand_over(self, order: Order) -> int:
         """1 when the order had no open run and now has one."""
         await hand_refunds_to_runs(self._client, self._task_queue, self._returns, order)
-        if not order.is_paid or order.is_cancelled:
+        if not is_handed_to_a_run(order):
             return 0
         before = await self._open_run(order_workflow_id(order.store_id, order.order_id))
         run = await hand_order_to_run(self._client, self._task_queue, self._policy, order)

@@ -8,6 +8,7 @@ import sys
 from config import load_settings
 from starter.cli_returns import add_commands as add_return_commands
 from starter.cli_stock import add_commands as add_stock_commands
+from starter.cli_stores import add_commands as add_store_commands
 from starter.temporal_client import TemporalUnreachable
 
 
@@ -55,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
 
     add_return_commands(commands)
     add_stock_commands(commands)
+    add_store_commands(commands)
 
     erp = commands.add_parser("erp", help="the local Tryton ERP").add_subparsers(required=True, metavar="ACTION")
     erp.add_parser("bootstrap", help="build (once) the bootstrapped Tryton template").set_defaults(

@@ -32,7 +32,7 @@ def add_commands(commands) -> None:
     sync.set_defaults(handler=_catalog_sync)
 
 
-def _stores(settings: Settings, store: str | None) -> list[str]:
+def configured_stores(settings: Settings, store: str | None) -> list[str]:
     ids = [s.id for s in settings.stores]
     if store is not None and store not in ids:
         raise SystemExit(f"error: unknown store {store!r} (configured: {', '.join(ids) or 'none'})")
@@ -102,7 +102,7 @@ def _reconcile(args) -> int:
                 static_summary=f"Stock reconciliation of store {store_id} by an operator"
                 + (" (dry run)" if args.dry_run else ""),
             )
-            for store_id in _stores(settings, args.store)
+            for store_id in configured_stores(settings, args.store)
         ]
         return [await handle.result() for handle in handles]
 
@@ -131,7 +131,7 @@ def _catalog_sync(args) -> int:
         settings = load_settings()
         client = await connect(settings.temporal, wait_s=5)
         lines = []
-        for store_id in _stores(settings, args.store):
+        for store_id in configured_stores(settings, args.store):
             schedule = client.get_schedule_handle(catalog_schedule_id(store_id))
             before = len((await schedule.describe()).info.recent_actions)
             await schedule.trigger()

@@ -63,25 +63,34 @@ class OrderStack:
     threepl: ShipBobClient
     erp: TrytonRpc  # to read what really happened in Tryton
     erp_catalogue: TrytonRpc  # the merchant's catalogue manager, who adds products
-    store_control: httpx.AsyncClient  # the sandbox store's /__sandbox/ controls (faults, gateways)
+    store_control: httpx.AsyncClient | None  # the sandbox store's /__sandbox/ controls (faults, gateways)
 
 
 @pytest_asyncio.fixture(scope="session")
 async def order_stack(dev_server, tryton_server):
-    # The suite's many short-polling runs share one account: a higher limit keeps the tests quick (the 150/min
-    # limit itself is tested on its own sandbox), and the warehouse floor uses a token of its own.
-    shipbob_config = ShipBobConfig(webhook_retry_factor=0.001, simulation_minute_s=0.01, out_of_order_hold_s=0.3,
-                                   tokens=[DEMO_TOKEN, WAREHOUSE_TOKEN], rate_limit=600)  # fmt: skip
-    async with (
-        run_woocommerce_sandbox(SandboxConfig(webhook_delay_s=0.05)) as sandbox,
-        run_shipbob_sandbox(shipbob_config) as shipbob,
-    ):
+    async with run_woocommerce_sandbox(SandboxConfig(webhook_delay_s=0.05)) as sandbox:
         store = StoreSettings(id=STORE_ID, url=sandbox.url, consumer_key=SecretStr(DEMO_KEY.consumer_key),
                               consumer_secret=SecretStr(DEMO_KEY.consumer_secret),
                               webhook_secret=SecretStr(WEBHOOK_SECRET), requests_per_second=50, burst=20,
                               request_lifetime_s=STORE_REQUEST_LIFETIME_S)  # fmt: skip
+        async with (httpx.AsyncClient(base_url=f"{sandbox.url}/__sandbox/") as store_control,
+                    order_stack_for(dev_server, tryton_server, store, "e2e-orders", store_control) as stack):
+            await ensure_intake_schedule(dev_server.client, stack.settings, store)  # connected before its first order
+            await dev_server.client.get_schedule_handle(intake_schedule_id(STORE_ID)).pause(note="the tests trigger it")
+            yield stack
+
+
+@asynccontextmanager
+async def order_stack_for(dev_server, tryton_server, store: StoreSettings, task_queue: str,
+                          store_control: httpx.AsyncClient | None = None):
+    """A worker and a starter for one store (its webhooks pointed at the starter), a 3PL sandbox of its own."""
+    # The suite's many short-polling runs share one account: a higher limit keeps the tests quick (the 150/min
+    # limit itself is tested on its own sandbox), and the warehouse floor uses a token of its own.
+    shipbob_config = ShipBobConfig(webhook_retry_factor=0.001, simulation_minute_s=0.01, out_of_order_hold_s=0.3,
+                                   tokens=[DEMO_TOKEN, WAREHOUSE_TOKEN], rate_limit=600)  # fmt: skip
+    async with run_shipbob_sandbox(shipbob_config) as shipbob:
         settings = Settings(
-            temporal=TemporalSettings(task_queue="e2e-orders"),
+            temporal=TemporalSettings(task_queue=task_queue),
             stores=[store],
             erp=tryton_server.settings,
             threepl=ThreePLSettings(url=shipbob.url, token=SecretStr(DEMO_TOKEN.token),
@@ -97,22 +106,26 @@ async def order_stack(dev_server, tryton_server):
         threepl = ShipBobClient(settings.threepl)
         reader = _rpc(settings.erp)
         catalogue = _rpc(tryton_server.catalogue_manager)
-        shopper = Shopper(sandbox.url, DEMO_KEY.consumer_key, DEMO_KEY.consumer_secret)
+        shopper = Shopper(store.url, store.consumer_key.get_secret_value(), store.consumer_secret.get_secret_value())
         warehouse = Warehouse(shipbob.url, WAREHOUSE_TOKEN.token, DEMO_CHANNEL_ID)
-        store_control = httpx.AsyncClient(base_url=f"{sandbox.url}/__sandbox/")
         worker = build_worker(dev_server.client, settings, stores, erp, threepl)
         try:
             async with worker, serve(create_app(settings, dev_server.client)) as starter_url:
-                woo = stores.client(STORE_ID)
-                for topic in ("order.created", "order.updated"):
-                    await woo.create_webhook(f"retail-sync {topic}", topic,
-                                             f"{starter_url}/webhooks/woocommerce/{STORE_ID}", WEBHOOK_SECRET)  # fmt: skip
+                woo = stores.client(store.id)
+                hooks = [await woo.create_webhook(f"retail-sync {topic}", topic,
+                                                  f"{starter_url}/webhooks/woocommerce/{store.id}",
+                                                  store.webhook_secret.get_secret_value())
+                         for topic in ("order.created", "order.updated")]  # fmt: skip
                 await warehouse.subscribe(f"{starter_url}/webhooks/shipbob", THREEPL_SECRET,
                                           ORDER_TOPICS + RETURN_TOPICS)  # fmt: skip
-                yield OrderStack(settings, dev_server.client, starter_url, woo, shopper, warehouse, threepl, reader,
-                                 catalogue, store_control)  # fmt: skip
+                try:
+                    yield OrderStack(settings, dev_server.client, starter_url, woo, shopper, warehouse, threepl,
+                                     reader, catalogue, store_control)  # fmt: skip
+                finally:
+                    for hook in hooks:  # a store outliving the session must not deliver to a starter long gone
+                        await woo.update_webhook(hook.webhook_id, status="paused")
         finally:
-            for resource in (shopper, warehouse, reader, catalogue, erp, threepl, stores, store_control):
+            for resource in (shopper, warehouse, reader, catalogue, erp, threepl, stores):
                 await resource.aclose()
 
 
@@ -123,20 +136,21 @@ def _rpc(erp: ErpSettings) -> TrytonRpc:
 SETTLE_S = 120  # Tryton's confirm takes ~1 s alone, more while the suite loads both cores
 
 
-async def progress(stack: OrderStack, order_id) -> OrderProgress | None:
+async def progress(stack: OrderStack, order_id, store_id: str = STORE_ID) -> OrderProgress | None:
     try:
-        return await operator.show_order(stack.client, STORE_ID, str(order_id))
+        return await operator.show_order(stack.client, store_id, str(order_id))
     except Exception:  # the run may not exist yet: the webhook is asynchronous
         return None
 
 
-async def reach(stack: OrderStack, order_id, stage: OrderStage) -> OrderProgress:
-    return await eventually(lambda: progress(stack, order_id), lambda p: p is not None and p.stage == stage, SETTLE_S)
+async def reach(stack: OrderStack, order_id, stage: OrderStage, store_id: str = STORE_ID) -> OrderProgress:
+    return await eventually(lambda: progress(stack, order_id, store_id), lambda p: p is not None and p.stage == stage,
+                            SETTLE_S)  # fmt: skip
 
 
-async def sales_for(stack: OrderStack, order_id) -> list[dict]:
+async def sales_for(stack: OrderStack, order_id, store_id: str = STORE_ID) -> list[dict]:
     return await stack.erp.call(
-        "sale.sale", "search_read", [("web_id", "=", sales_order_key(STORE_ID, str(order_id)))], 0, None, None,
+        "sale.sale", "search_read", [("web_id", "=", sales_order_key(store_id, str(order_id)))], 0, None, None,
         ["number", "state", "reference", "party.name", "shipment_address.street", "shipment_address.city",
          "shipment_address.country.code", "untaxed_amount", "tax_amount", "total_amount", "lines", "shipments"],
     )  # fmt: skip
@@ -177,15 +191,14 @@ async def webhooks_paused(stack: OrderStack):
             await stack.store.update_webhook(hook.webhook_id, status="active")
 
 
-async def run_intake_now(stack: OrderStack) -> IntakeResult:
+async def run_intake_now(stack: OrderStack, store_id: str = STORE_ID) -> IntakeResult:
     """Trigger the store's intake Schedule (as its interval would) and wait for that run's result.
 
     The Schedule is paused, so its interval never starts a run of its own in the session's shared dev server:
     one would hand over orders a test expects to be handed over by nobody yet, or make the overlap policy skip
     the test's trigger. A trigger runs a paused Schedule's action all the same.
     """
-    await ensure_intake_schedule(stack.client, stack.settings, stack.settings.stores[0])
-    schedule = stack.client.get_schedule_handle(intake_schedule_id(STORE_ID))
+    schedule = stack.client.get_schedule_handle(intake_schedule_id(store_id))
     description = await schedule.describe()
     if not description.schedule.state.paused:
         await schedule.pause(note="the tests trigger it")
