@@ -143,7 +143,7 @@ class InventoryPolicy(BaseModel):
 
 class StarterSettings(BaseModel):
     host: str = "127.0.0.1"
-    port: int = 8088
+    port: int = 8080  # a port WordPress delivers webhooks to (80, 443, 8080), and needs no privileges
     max_body_bytes: int = 1_048_576
     body_read_timeout_s: float = 10.0
     """A client still sending its body after this long is answered 408 and its connection closed."""

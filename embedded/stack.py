@@ -25,7 +25,7 @@ class Ports:
     tryton: int = 8000
     store: int = 8090
     threepl: int = 8091
-    starter: int = 8088
+    starter: int = 8080
 
 
 class EmbeddedStack:
