@@ -1,17 +1,19 @@
 """Typed configuration, read once at process start.
 
 Sources, highest first: environment (`RETAIL_SYNC_...`, nested with `__`), then a
-TOML file named by `RETAIL_SYNC_CONFIG` (default `retail-sync.toml` if present).
+TOML file named by `RETAIL_SYNC_CONFIG` (default `retail-sync.toml`). The file must exist
+and say something, unless the environment configures the stores (`RETAIL_SYNC_STORES`).
 Secrets are `SecretStr`: they print as `**********` and never reach workflow history,
 because workflows and activities only ever pass a store id.
 """
 import os
+import tomllib
 from datetime import timedelta
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from canonical.sale_amounts import AmountsPolicy
@@ -175,9 +177,37 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_file = Path(os.environ.get("RETAIL_SYNC_CONFIG", "retail-sync.toml"))
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=config_path()))
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the file and what is wrong with it."""
+
+
+def config_path() -> Path:
+    return Path(os.environ.get("RETAIL_SYNC_CONFIG", "retail-sync.toml"))
 
 
 def load_settings() -> Settings:
-    return Settings()
+    """The settings, or a ConfigError naming the file: a missing, unreadable, empty or invalid config would
+    otherwise run with defaults (no stores, no 3PL token) and do nothing, or the wrong thing, in silence."""
+    path = config_path()
+    where = path.absolute()
+    if path.exists() or "RETAIL_SYNC_CONFIG" in os.environ or "RETAIL_SYNC_STORES" not in os.environ:
+        try:
+            content = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{where}: no such config file (set RETAIL_SYNC_CONFIG to yours; "
+                              "the README's Configuration section shows one)") from None  # fmt: skip
+        except (OSError, UnicodeDecodeError) as err:
+            raise ConfigError(f"{where}: cannot be read ({err})") from None
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"{where}: not valid TOML ({err})") from None
+        if not content:
+            raise ConfigError(f"{where}: the config file is empty (the README's Configuration section shows one)")
+    try:
+        return Settings()
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors()[:3])
+        more = f" (and {err.error_count() - 3} more)" if err.error_count() > 3 else ""
+        raise ConfigError(f"{where}: {problems}{more}") from None

@@ -9,18 +9,16 @@ from config import load_settings
 from starter.cli_returns import add_commands as add_return_commands
 from starter.cli_stock import add_commands as add_stock_commands
 from starter.cli_stores import add_commands as add_store_commands
-from starter.temporal_client import TemporalUnreachable
+from starter.cli_errors import configured_stores, run_reported
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    level = logging.INFO if getattr(args, "service", False) else logging.WARNING  # a command's output is its lines
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
-        return args.handler(args)
-    except TemporalUnreachable as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return run_reported(args.handler, args)
     finally:
         gc.collect()  # drop Temporal bridge objects while the interpreter is alive (sdk-python#300)
 
@@ -29,8 +27,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="retail-sync", description=__doc__)
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    commands.add_parser("worker", help="run the Temporal worker").set_defaults(handler=_worker)
-    commands.add_parser("starter", help="run the webhook starter (HTTP)").set_defaults(handler=_starter)
+    commands.add_parser("worker", help="run the Temporal worker").set_defaults(handler=_worker, service=True)
+    commands.add_parser("starter", help="run the webhook starter (HTTP)").set_defaults(handler=_starter, service=True)
 
     orders = commands.add_parser("orders", help="find and unstick order runs").add_subparsers(
         required=True, metavar="ACTION"
@@ -60,18 +58,18 @@ def _parser() -> argparse.ArgumentParser:
 
     erp = commands.add_parser("erp", help="the local Tryton ERP").add_subparsers(required=True, metavar="ACTION")
     erp.add_parser("bootstrap", help="build (once) the bootstrapped Tryton template").set_defaults(
-        handler=_erp_bootstrap
+        handler=_erp_bootstrap, service=True
     )
 
     sandbox = commands.add_parser("sandbox", help="local imitations of external systems")
     sandbox.add_argument("system", choices=["woocommerce", "shipbob", "real-woocommerce"])
     sandbox.add_argument("options", nargs=argparse.REMAINDER, help="passed to the sandbox")
-    sandbox.set_defaults(handler=_sandbox)
+    sandbox.set_defaults(handler=_sandbox, service=True)
 
     demo = commands.add_parser("demo", help="the whole embedded stack with sample orders")
     demo.add_argument("--exit-when-done", action="store_true", help="exit 0 once the samples reached their states")
     demo.add_argument("--data-dir", default=".data", help="where the embedded stack keeps its state")
-    demo.set_defaults(handler=_demo)
+    demo.set_defaults(handler=_demo, service=True)
     return parser
 
 
@@ -96,8 +94,12 @@ def _orders_list(args) -> int:
     from starter import operator
     from starter.temporal_client import connect
 
+    settings = load_settings()
+    if args.store is not None:
+        configured_stores(settings, args.store)
+
     async def run() -> list[dict[str, str]]:
-        client = await connect(load_settings().temporal, wait_s=5)
+        client = await connect(settings.temporal, wait_s=5)
         return await operator.list_orders(client, parked=args.parked, store=args.store)
 
     rows = asyncio.run(run())
@@ -111,13 +113,14 @@ def _orders_list(args) -> int:
 
 
 def _orders_action(args) -> int:
-    from temporalio.service import RPCError
-
     from starter import operator
     from starter.temporal_client import connect
 
+    settings = load_settings()
+    configured_stores(settings, args.store)
+
     async def run():
-        client = await connect(load_settings().temporal, wait_s=5)
+        client = await connect(settings.temporal, wait_s=5)
         if args.action == "show":
             return await operator.show_order(client, args.store, args.order)
         if args.action == "retry":
@@ -126,14 +129,7 @@ def _orders_action(args) -> int:
             return await operator.reroute_order(client, args.store, args.order, args.center)
         return await operator.cancel_order(client, args.store, args.order, args.reason)
 
-    try:
-        result = asyncio.run(run())
-    except operator.OperatorRefused as refused:
-        print(f"refused: {refused}", file=sys.stderr)
-        return 1
-    except RPCError as err:
-        print(f"no answer for order {args.store} {args.order}: {err.message}", file=sys.stderr)
-        return 1
+    result = asyncio.run(run())
     if args.action == "show":
         _print_progress(result)
     else:

@@ -1,12 +1,12 @@
 """`retail-sync returns ...` and `retail-sync refunds ...`: create RMAs, follow returns and refunds."""
 import argparse
 import asyncio
-import sys
 from decimal import Decimal, InvalidOperation
 
 from canonical.keys import return_workflow_id
 from canonical.returns import ReturnLine
 from config import load_settings
+from starter.cli_errors import configured_stores
 from starter.temporal_client import connect
 from workflows import search_attributes as sa
 from workflows.refund import RefundWorkflow
@@ -50,18 +50,16 @@ def _line(text: str) -> ReturnLine:
 
 
 def _create(args) -> int:
-    from starter.returns import ReturnRefused, authorise_return
+    from starter.returns import authorise_return
+
+    settings = load_settings()
+    configured_stores(settings, args.store)
 
     async def run():
-        settings = load_settings()
         return await authorise_return(await connect(settings.temporal, wait_s=5), settings, args.store, args.order,
                                       args.line)  # fmt: skip
 
-    try:
-        authorised = asyncio.run(run())
-    except ReturnRefused as refused:
-        print(f"refused: {refused}", file=sys.stderr)
-        return 1
+    authorised = asyncio.run(run())
     waiting = " (waits for approval: retail-sync returns approve " + authorised.rma + ")" if authorised.needs_approval else ""
     print(f"{authorised.rma} authorised{waiting}")
     return 0
@@ -100,8 +98,6 @@ def _show(args) -> int:
 
 
 def _decide(args) -> int:
-    from temporalio.client import WorkflowUpdateFailedError
-
     async def run() -> str:
         client = await connect(load_settings().temporal, wait_s=5)
         handle = client.get_workflow_handle_for(ReturnWorkflow.run, return_workflow_id(args.rma))
@@ -110,9 +106,5 @@ def _decide(args) -> int:
             return await handle.execute_update(update, args.reason)
         return await handle.execute_update(update)
 
-    try:
-        print(asyncio.run(run()))
-    except WorkflowUpdateFailedError as err:
-        print(f"refused: {getattr(err.cause, 'message', err.cause)}", file=sys.stderr)
-        return 1
+    print(asyncio.run(run()))
     return 0

@@ -6,7 +6,8 @@ from decimal import Decimal
 from activities.stock import StockReport, units_in_flight
 from canonical.available_to_sell import Allocation, available_to_sell, fulfillable_at
 from canonical.keys import catalog_schedule_id, reconcile_schedule_id
-from config import Settings, StockSource, load_settings
+from config import StockSource, load_settings
+from starter.cli_errors import configured_stores
 from starter.temporal_client import connect
 from workflows.catalog_sync import CatalogSyncWorkflow
 from workflows.stock_reconcile import ReconcileInput, StockReconciliationWorkflow
@@ -30,13 +31,6 @@ def add_commands(commands) -> None:
     sync = catalog.add_parser("sync", help="run the catalogue sync now (what its schedule does)")
     sync.add_argument("--store", help="one store (default: every store)")
     sync.set_defaults(handler=_catalog_sync)
-
-
-def configured_stores(settings: Settings, store: str | None) -> list[str]:
-    ids = [s.id for s in settings.stores]
-    if store is not None and store not in ids:
-        raise SystemExit(f"error: unknown store {store!r} (configured: {', '.join(ids) or 'none'})")
-    return [store] if store else ids
 
 
 def _show(args) -> int:

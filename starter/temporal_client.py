@@ -21,7 +21,7 @@ async def connect(settings: TemporalSettings, *, wait_s: float = 60.0) -> Client
         retry=retry_if_exception_type(RuntimeError),
         wait=wait_exponential(multiplier=0.2, max=5),
         stop=stop_after_delay(wait_s),
-        before_sleep=before_sleep_log(log, logging.WARNING),
+        before_sleep=before_sleep_log(log, logging.INFO),  # the one clear line is the caller's
         reraise=True,
     )
     async def _connect() -> Client:

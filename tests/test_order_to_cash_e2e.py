@@ -20,6 +20,7 @@ from tests.plugins.stack import (
     reach,
     sale_lines,
     sales_for,
+    write_cli_config,
 )
 from tests.plugins.temporal import eventually
 from workflows.order_messages import OrderStage
@@ -88,7 +89,7 @@ async def test_bad_signature_is_refused_and_starts_no_run(order_stack: OrderStac
 
 
 async def test_unknown_sku_parks_and_completes_after_the_product_is_added_and_retried(order_stack: OrderStack,
-                                                                                      monkeypatch, capsys):  # fmt: skip
+                                                                                      monkeypatch, capsys, tmp_path):  # fmt: skip
     sku = f"POSTER-{uuid.uuid4().hex[:6].upper()}"
     await order_stack.shopper.add_product(sku, "Limited Poster", Decimal("15.00"))
     order = await order_stack.shopper.place_order([(sku, 1), ("TEE-CLASSIC", 1)], paid=True)
@@ -98,7 +99,7 @@ async def test_unknown_sku_parks_and_completes_after_the_product_is_added_and_re
     assert sku in parked.parked.reason
     assert await sales_for(order_stack, order["id"]) == []
 
-    monkeypatch.setenv("RETAIL_SYNC_TEMPORAL__ADDRESS", order_stack.client.service_client.config.target_host)
+    monkeypatch.setenv("RETAIL_SYNC_CONFIG", str(write_cli_config(order_stack, tmp_path / "retail-sync.toml")))
 
     async def parked_listing() -> str:
         await asyncio.to_thread(cli, ["orders", "list", "--parked", "--store", STORE_ID])

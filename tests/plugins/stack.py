@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 import pytest_asyncio
@@ -131,6 +132,24 @@ async def order_stack_for(dev_server, tryton_server, store: StoreSettings, task_
 
 def _rpc(erp: ErpSettings) -> TrytonRpc:
     return TrytonRpc(erp.url, erp.database, erp.user, erp.password)
+
+
+def write_cli_config(stack: OrderStack, path: Path, temporal_address: str | None = None) -> Path:
+    """The stack's settings as the config file an engineer's CLI reads."""
+    settings, store = stack.settings, stack.settings.stores[0]
+    path.write_text(
+        f'[temporal]\naddress = "{temporal_address or stack.client.service_client.config.target_host}"\n'
+        f'task_queue = "{settings.temporal.task_queue}"\n\n'
+        f'[erp]\nurl = "{settings.erp.url}"\ndatabase = "{settings.erp.database}"\nuser = "{settings.erp.user}"\n'
+        f'password = "{settings.erp.password.get_secret_value()}"\n\n'
+        f'[threepl]\nurl = "{settings.threepl.url}"\ntoken = "{settings.threepl.token.get_secret_value()}"\n'
+        f'channel_id = "{settings.threepl.channel_id}"\n\n'
+        f'[[stores]]\nid = "{store.id}"\nurl = "{store.url}"\n'
+        f'consumer_key = "{store.consumer_key.get_secret_value()}"\n'
+        f'consumer_secret = "{store.consumer_secret.get_secret_value()}"\n'
+        f'webhook_secret = "{store.webhook_secret.get_secret_value()}"\n'
+    )
+    return path
 
 
 SETTLE_S = 120  # Tryton's confirm takes ~1 s alone, more while the suite loads both cores
