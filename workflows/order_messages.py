@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from canonical import Order
 from canonical.fulfilment import Shipment
 from workflows.fulfilment_progress import FulfilmentProgress
+from workflows.order_record import OrderRecord
 from workflows.steps import ParkedStep
 
 
@@ -94,6 +95,8 @@ class OrderOutcome(BaseModel):
     stage: OrderStage
     erp_sale_number: str = ""
     note: str = ""
+    record: OrderRecord = OrderRecord()
+    """The ERP sale, shipments with tracking, invoice and refunds as they stood when the run closed."""
 
 
 OrderRunInput.model_rebuild()

@@ -39,9 +39,12 @@ with workflow.unsafe.imports_passed_through():
         OrderStage,
         ShipmentNews,
     )
+    from workflows.order_record import MEMO_KEY, OrderRecord, order_record
     from workflows.steps import CANCEL, RETRY, Steps, Stop, erp_step_options, step_options
 
 REROUTE = "reroute"
+RESTING_STAGES = {OrderStage.AWAITING_PAYMENT, OrderStage.AWAITING_SHIPMENT, OrderStage.PARKED, OrderStage.COMPLETED,
+                  OrderStage.CANCELLED, OrderStage.PAYMENT_EXPIRED}  # fmt: skip
 STORE_CALL_TIMEOUT = timedelta(seconds=90)
 THREEPL_CALL_TIMEOUT = timedelta(seconds=90)
 
@@ -54,6 +57,8 @@ class OrderToCashWorkflow:
         self._stage = OrderStage.AWAITING_PAYMENT
         self._steps = Steps(self._enter, OrderStage.PARKED)
         self._sale_number = ""
+        self._invoice_number = ""
+        self._published: OrderRecord | None = None  # what the memo says
         self._fulfilment: FulfilmentProgress | None = None
         self._shipment_news = False
         self._news_is_a_hint = False
@@ -371,7 +376,7 @@ class OrderToCashWorkflow:
                     **_erp_call("Release what the ERP still holds for refunded units"),
                 ),  # fmt: skip
             )
-        await self._step(
+        invoice = await self._step(
             OrderStage.INVOICING,
             lambda: workflow.execute_activity_method(
                 FulfilmentActivities.invoice_sales_order,
@@ -380,6 +385,7 @@ class OrderToCashWorkflow:
                 **_erp_call("Post the ERP invoice and record the store's payment"),
             ),
         )
+        self._invoice_number = invoice.number
         self._enter(OrderStage.COMPLETED)
 
     # -- undoing --------------------------------------------------------------
@@ -578,9 +584,26 @@ class OrderToCashWorkflow:
                 sa.FULFILMENT_LATE.value_set(self._late),
             ]
         )
-        workflow.set_current_details(self._details())
+        waits_for = self._waits_for()
+        record = self._record(waits_for)
+        workflow.set_current_details("\n\n".join(filter(None, (waits_for, record.markdown()))))
+        if self._memo_is_behind(stage, record) and workflow.patched(versions.ORDER_RECORD_IN_MEMO):
+            workflow.upsert_memo({MEMO_KEY: record})
+            self._published = record
 
-    def _details(self) -> str:
+    def _memo_is_behind(self, stage: OrderStage, record: OrderRecord) -> bool:
+        """A fact changed, or the run came to a stage it waits or ends in (the steps between them would
+        only grow the history)."""
+        if self._published is None:
+            return True
+        if stage in RESTING_STAGES:
+            return record != self._published
+        return record.model_copy(update={"waits_for": ""}) != self._published.model_copy(update={"waits_for": ""})
+
+    def _record(self, waits_for: str) -> OrderRecord:
+        return order_record(self._order, self._sale_number, self._invoice_number, self._fulfilment, waits_for)
+
+    def _waits_for(self) -> str:
         ref = f"{self._store_id} {self._order_id}"
         order = f"Order #{self._order.number if self._order else self._order_id} ({self._store_id})"
         parked = self._steps.parked
@@ -613,7 +636,8 @@ class OrderToCashWorkflow:
         return texts.get(self._stage, f"{order}: {self._stage.value.replace('_', ' ')}.") + late
 
     def _outcome(self, note: str) -> OrderOutcome:
-        return OrderOutcome(stage=self._stage, erp_sale_number=self._sale_number, note=note)
+        return OrderOutcome(stage=self._stage, erp_sale_number=self._sale_number, note=note,
+                            record=self._record(self._waits_for()))  # fmt: skip
 
 
 def _erp_call(summary: str) -> dict:

@@ -30,3 +30,7 @@ RETURN_OUTCOME_RECORDED = "return-outcome-recorded-2026-12"
 SAME_SECOND_SNAPSHOTS_BY_PROGRESS = "same-second-snapshots-by-progress-2026-12"
 """Order: of two store snapshots with the same modification time, the one further along (paid, completed,
 cancelled, more refunds) is kept; the one that arrived last was."""
+
+ORDER_RECORD_IN_MEMO = "order-record-in-memo-2026-12"
+"""Order: the run keeps its ERP sale, shipments with tracking, invoice and refunds in its memo, so support
+reads them after it closed with no worker running."""

@@ -139,6 +139,7 @@ SCENARIOS = {
     "shipment_news_read_from_the_3pl": (shipment_news_read_from_the_3pl, 0),
     "refund_taken_off_a_waiting_3pl_order": (refund_taken_off_a_waiting_3pl_order, 0),
     "paid_and_unpaid_snapshot_of_one_second": (paid_and_unpaid_snapshot_of_one_second, 0),
+    "refund_and_tracking_in_the_memo": (refund_taken_off_a_waiting_3pl_order, 0),  # its record in the memo
 }
 
 
