@@ -1,8 +1,9 @@
 """The catalogue activity: products and prices changed in the ERP, written to one store in batches.
 
 Parents first (one products batch per ≤ limit), then each variable product's options through its
-own variations batch, so a newly created parent's id is known before its options are sent. New
-listings are handed to the store's stock sync run at once: they start at 0 units otherwise.
+own variations batch, so a newly created parent's id is known before its options are sent; the options
+of a parent the store refused to create are reported, not sent. New listings are handed to the store's
+stock sync run at once: they start at 0 units otherwise.
 """
 from typing import TYPE_CHECKING
 
@@ -13,7 +14,7 @@ from temporalio.client import Client
 from activities.errors import as_temporal_errors
 from activities.store_listings import StoreListings
 from activities.stock_signals import republish_stock
-from canonical.catalog_plan import plan_catalog
+from canonical.catalog_plan import plan_catalog, product_not_in_store
 from canonical.inventory import ListingDraft, PushResult
 
 if TYPE_CHECKING:  # workflows import this module for its models; keep HTTP clients out of their sandbox
@@ -58,7 +59,11 @@ class CatalogActivities:
             for results in await self._write(woo, None, plan.products, store.batch_limit, report):
                 parent_ids.update((r.sku, r.listing_id) for r in results if r.ok)
             for parent_sku, options in plan.options.items():
-                parent_id = parent_ids.get(parent_sku) or listings[parent_sku].listing_id
+                listed = listings.get(parent_sku)
+                parent_id = parent_ids.get(parent_sku) or (listed.listing_id if listed else None)
+                if parent_id is None:  # the store refused to create their product: nothing to write them under
+                    report.failed += [product_not_in_store(option.sku, parent_sku) for option in options]
+                    continue
                 drafts = [option.model_copy(update={"parent_id": parent_id}) for option in options]
                 await self._write(woo, parent_id, drafts, store.batch_limit, report)
         if report.created:

@@ -26,6 +26,7 @@ from adapters.oauth1 import OAuth1QueryAuth
 from adapters.rate_budget import RateBudget
 from adapters.retrying import MAX_INLINE_WAIT_S, inline_retries
 from adapters.woocommerce_catalog import (
+    NOT_CREATED_CODE,
     TOO_LARGE_CODE,
     ListingsPage,
     batch_path,
@@ -34,13 +35,14 @@ from adapters.woocommerce_catalog import (
     listings_with_skus,
     listings_page,
     shared_parent,
+    sku_holders,
     stock_batch,
     stock_results,
     too_large_limit,
 )
 from adapters.woocommerce_orders import InvalidOrderPayload, order_from_woocommerce, refund_from_woocommerce
 from canonical import Order
-from canonical.catalog_plan import option_of_another_listing
+from canonical.catalog_plan import option_of_another_listing, sku_in_trash
 from canonical.inventory import Listing, ListingDraft, PushResult, StockPush
 from canonical.keys import reason_with_refund_key
 from canonical.returns import Refund, RefundLine, RefundRequest
@@ -353,7 +355,8 @@ class WooCommerceClient:
         Results: the creates' then the updates', each in the order given; a created listing's id is its
         result's `listing_id`. Stock is not written here (`push_stock` is). Errors as `push_stock`.
         An option update is sent only if the store lists it under `parent_id` (one read first): WooCommerce
-        7.9 moves an option written through another variable product to that product, silently.
+        7.9 moves an option written through another variable product to that product, silently. A create
+        WooCommerce 10 refuses because a product in its trash holds the SKU names that product (one read).
         """
         misplaced = await self._not_options_of(parent_id, updates) if parent_id is not None and updates else {}
         sent = [draft for draft in updates if draft.sku not in misplaced]
@@ -365,7 +368,20 @@ class WooCommerceClient:
             with self._reading("POST", path):
                 results = catalog_results(creates, sent, payload)
         answered = iter(results[len(creates):])
-        return results[:len(creates)] + [misplaced.get(draft.sku) or next(answered) for draft in updates]
+        created = await self._held_by_trash(results[:len(creates)])
+        return created + [misplaced.get(draft.sku) or next(answered) for draft in updates]
+
+    async def _held_by_trash(self, created: list[PushResult]) -> list[PushResult]:
+        """Creates refused as not created whose SKU a product in the trash holds: that product named."""
+        refused = [result.sku for result in created if result.code == NOT_CREATED_CODE and "," not in result.sku]
+        holders: dict[str, tuple[str, str | None]] = {}
+        for start in range(0, len(refused), 100):
+            params = {"sku": ",".join(refused[start : start + 100]), "per_page": 100, "status": "trash"}
+            payload = await self._json("GET", "products", params=params)
+            with self._reading("GET", "products"):
+                holders |= sku_holders(payload, refused[start : start + 100])
+        return [sku_in_trash(result.sku, *holders[result.sku]) if result.code == NOT_CREATED_CODE
+                and result.sku in holders else result for result in created]  # fmt: skip
 
     async def _not_options_of(self, parent_id: str, updates: list[ListingDraft]) -> dict[str, PushResult]:
         path = f"products/{_id(parent_id)}/variations"

@@ -25,6 +25,9 @@ LISTED_TYPES = ("simple", "variable", "variation")
 TRANSIENT_ITEM_CODES = frozenset({"db_insert_error", "db_update_error"})
 """WordPress could not write the row (lock, deadlock, lost connection): the same item may succeed later."""
 TOO_LARGE_CODE = "woocommerce_rest_request_entity_too_large"
+NOT_CREATED_CODE = "woocommerce_rest_product_not_created"
+"""An insert refused; on WooCommerce 10 also when a trashed product still holds the SKU (its lookup table
+keeps the trash; 7.9 frees a trashed product's SKU)."""
 
 
 class ListingsPage(BaseModel):
@@ -75,16 +78,31 @@ def listings_page(payload: Any, page: int, total_pages: int, parent_id: str | No
 
 
 def listings_with_skus(payload: Any, skus: list[str]) -> dict[str, Listing]:
-    """`?sku=` reads a comma as "or": keep only listings whose SKU is exactly one asked for."""
+    """The listings of `?sku=` whose SKU is exactly one asked for."""
+    found: dict[str, Listing] = {}
+    for item in _with_skus(payload, skus):
+        listing = listing_from_woocommerce(item)
+        if listing is not None:
+            found.setdefault(listing.sku, listing)
+    return found
+
+
+def sku_holders(payload: Any, skus: list[str]) -> dict[str, tuple[str, str | None]]:
+    """SKU → (id, the parent's id for a variation, else None) of whatever `?sku=` found with exactly that
+    SKU, whatever its type (a grouped or external product holds its SKU too)."""
+    found: dict[str, tuple[str, str | None]] = {}
+    for item in _with_skus(payload, skus):
+        parent = item.get("parent_id") if item.get("type") == "variation" else None
+        found.setdefault(item["sku"], (str(item["id"]), str(parent) if parent else None))
+    return found
+
+
+def _with_skus(payload: Any, skus: list[str]) -> list[dict[str, Any]]:
+    """`?sku=` reads a comma as "or": keep only the products whose SKU is exactly one asked for."""
     if not isinstance(payload, list):
         raise ValueError(f"expected a list of products, got {type(payload).__name__}")
-    wanted, found = set(skus), {}
-    for item in payload:
-        if isinstance(item, dict) and item.get("sku") in wanted:
-            listing = listing_from_woocommerce(item)
-            if listing is not None:
-                found.setdefault(listing.sku, listing)
-    return found
+    wanted = set(skus)
+    return [item for item in payload if isinstance(item, dict) and item.get("sku") in wanted]
 
 
 def batch_path(parent_id: str | None, sizes: int, limit: int) -> str:

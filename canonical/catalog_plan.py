@@ -4,7 +4,9 @@ Only ERP-owned fields are compared and written: name, regular and sale price, st
 management; the description too when the store is configured to take it from the ERP (it is the
 store's by default, as are images). A product the ERP deactivated is made private in the store,
 never deleted (orders and reviews still point at it). An option the store lists under another product
-is reported, never written: WooCommerce 7.9 would move it to the product the write names.
+is reported, never written: WooCommerce 7.9 would move it to the product the write names. The reasons
+for a failed listing that the store's own error does not give in the retailer's words are made here
+(code and message), wherever the failure is found: the plan, the store client, the activity.
 """
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -29,6 +31,28 @@ OPTION_OF_ANOTHER_LISTING = "option_of_another_listing"
 
 def option_of_another_listing(sku: str, listing_id: str, message: str) -> PushResult:
     return PushResult(sku=sku, ok=False, listing_id=listing_id, code=OPTION_OF_ANOTHER_LISTING, message=message)
+
+
+SKU_IN_TRASH = "sku_in_trash"
+PRODUCT_NOT_IN_STORE = "product_not_in_store"
+
+
+def sku_in_trash(sku: str, holder_id: str, holder_parent_id: str | None) -> PushResult:
+    """A create the store refused because a trashed product (or an option of one) still holds the SKU."""
+    if holder_parent_id:
+        where = (f"an option (id {holder_id}) of product {holder_parent_id} in the store's trash: empty the trash "
+                 f"or restore product {holder_parent_id}")
+    else:
+        where = f"a product in the store's trash (id {holder_id}): empty the trash or restore that product"
+    return PushResult(sku=sku, ok=False, listing_id=holder_id, code=SKU_IN_TRASH,
+                      message=f"SKU {sku} is held by {where}")
+
+
+def product_not_in_store(sku: str, product_sku: str) -> PushResult:
+    """An option not sent because its product could not be created: it has no id to be written under."""
+    return PushResult(sku=sku, ok=False, code=PRODUCT_NOT_IN_STORE,
+                      message=f"{sku} is not written: its product {product_sku} could not be created in the store "
+                              f"(see {product_sku})")
 
 
 def plan_catalog(

@@ -448,3 +448,27 @@ async def test_write_catalog_never_sends_an_option_through_a_listing_that_is_not
     assert [(r.sku, r.ok, r.code, r.retryable) for r in written] == [
         (red["sku"], False, "option_of_another_listing", False)]
     assert (reread["id"], reread["regular_price"]) == (red["id"], red["regular_price"])  # still the parent's
+
+
+async def test_write_catalog_names_the_trashed_product_holding_a_sku_and_writes_the_rest(woo, store):
+    """WooCommerce 10 refuses to create a product whose SKU a product in its trash holds (7.9 frees it)."""
+    trashed, _ = await _new_products(woo, 2)
+    await woo.delete(f"/products/{trashed['id']}")
+    parent, (red, _) = await _variable_product(woo)
+    await woo.delete(f"/products/{parent['id']}")  # its options go to the trash with it
+    fresh = f"FRESH-{_tag()}"
+
+    held, made = await store.write_catalog(None, [ListingDraft(sku=trashed["sku"], name="Back again"),
+                                                  ListingDraft(sku=fresh, name="New", variable=True,
+                                                               option_values={"Colour": ["Red"]})], [])  # fmt: skip
+    (option,) = await store.write_catalog(made.listing_id, [ListingDraft(
+        sku=red["sku"], parent_id=made.listing_id, options={"Colour": "Red"}, regular_price=Decimal("5.00"))], [])
+
+    assert (held.sku, held.ok, held.listing_id, held.code, held.retryable) == (
+        trashed["sku"], False, str(trashed["id"]), "sku_in_trash", False)
+    assert held.message == (f"SKU {trashed['sku']} is held by a product in the store's trash (id {trashed['id']}): "
+                            "empty the trash or restore that product")
+    assert made.ok and (await store.find_listing(fresh)).listing_id == made.listing_id
+    assert (option.ok, option.listing_id, option.code) == (False, str(red["id"]), "sku_in_trash")
+    assert option.message == (f"SKU {red['sku']} is held by an option (id {red['id']}) of product {parent['id']} "
+                              f"in the store's trash: empty the trash or restore product {parent['id']}")

@@ -1,5 +1,5 @@
 """A shopper and a merchant acting on a store through its REST API: place, pay and cancel orders,
-edit stock by hand, delete products.
+edit stock by hand, delete products and restore them from the trash.
 
 Used by the demo, the end-to-end tests and the benchmarks. It speaks WooCommerce's own
 field names on purpose: it plays the storefront, not retail-sync. `set_batch_limit` goes through
@@ -91,6 +91,10 @@ class Shopper:
     async def delete_product(self, sku: str, *, force: bool = True) -> dict[str, Any]:
         """The merchant deletes a product or variation for good (`force=False`: moves it to the trash)."""
         return await self._send("DELETE", await self._path(sku), params={"force": str(force).lower()})
+
+    async def restore_product(self, product_id: int) -> dict[str, Any]:
+        """The merchant restores a product from the trash; WordPress (5.6+) brings it back as a draft."""
+        return await self._send("PUT", f"products/{product_id}", {"status": "draft"})
 
     async def set_batch_limit(self, limit: int | None) -> None:
         """Items one batch request may carry; None restores the store's configured limit (100 by default)."""
