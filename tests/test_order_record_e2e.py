@@ -1,13 +1,19 @@
-"""Support reads an order's ERP sale, shipments with tracking, invoice and refunds from its run at every stage
-and after it closed: the memo and the result come from history alone, with no worker answering."""
+"""Support reads an order's ERP sale, shipments with tracking, invoice and refunds, and a return's and a refund's
+lines, amount, credit note and state, from their runs at
+every stage and after they closed: the memo and the result come from history alone, with no worker answering."""
+import asyncio
 from decimal import Decimal
 
-from canonical.keys import order_workflow_id, sales_order_key
+from canonical.keys import order_workflow_id, refund_workflow_id, sales_order_key
+from canonical.returns import ReturnLine
+from starter.returns import authorise_return
 from tests.plugins.stack import STORE_ID, OrderStack, reach
 from tests.plugins.temporal import eventually
 from tests.test_fulfilment_e2e import finished
+from tests.test_returns_e2e import shipped_order
 from workflows.order_messages import OrderStage
-from workflows.order_record import MEMO_KEY, OrderRecord
+from workflows.records import MEMO_KEY, OrderRecord, RecordLine, RefundRecord, ReturnRecord
+from workflows.returns import ReturnWorkflow
 
 
 async def open_shipments(stack: OrderStack, order_id) -> list[dict]:
@@ -46,3 +52,34 @@ async def test_a_closed_order_run_keeps_its_sale_tracking_invoice_and_refunds_in
     assert [(r.refund_id, r.amount.amount, r.amount.currency, r.reason) for r in memo.refunds] == [
         (str(refund["id"]), Decimal(refund["amount"]), order["currency"], "late delivery")]
     assert memo.waits_for.endswith("shipped, completed in the store, invoiced and paid in the ERP.")
+
+
+async def test_a_return_and_its_refund_keep_lines_amount_credit_note_and_state_in_memo_and_result(
+    order_stack: OrderStack,
+):
+    stack = order_stack
+    order = await shipped_order(stack, [("TEE-CLASSIC", 2)])
+    authorised = await authorise_return(stack.client, stack.settings, STORE_ID, str(order["id"]),
+                                        [ReturnLine(sku="TEE-CLASSIC", quantity=Decimal(1))])  # fmt: skip
+    (expected,) = await eventually(lambda: stack.warehouse.returns(authorised.rma), bool, 60)
+    returned = stack.client.get_workflow_handle_for(ReturnWorkflow.run, authorised.workflow_id)
+    waiting = ReturnRecord.model_validate((await (await returned.describe()).memo())[MEMO_KEY])
+    assert (waiting.rma, waiting.order_number, waiting.lines, waiting.refund) == (
+        authorised.rma, order["number"], [RecordLine(sku="TEE-CLASSIC", quantity=Decimal(1))], None)
+
+    await stack.warehouse.receive_return(expected["id"], [("TEE-CLASSIC", 1, "Restock")])
+    outcome = await asyncio.wait_for(returned.result(), 180)
+
+    (note,) = await stack.erp.call("account.invoice", "search_read", [("reference", "like", f"{STORE_ID}:"
+                                   f"{order['id']}:refund:%")], 0, None, None, ["number"])  # fmt: skip
+    (refund,) = await stack.store.list_refunds(order["id"])
+    memo = ReturnRecord.model_validate((await (await returned.describe()).memo())[MEMO_KEY])
+    assert memo == outcome.record and memo.state == "completed"
+    assert memo.refund is not None and memo.refund == outcome.refund.record
+    assert (memo.refund.refund_id, memo.refund.amount, memo.refund.credit_note, memo.refund.lines) == (
+        refund.refund_id, refund.amount, note["number"], [RecordLine(sku="TEE-CLASSIC", quantity=Decimal(1))])
+    child = stack.client.get_workflow_handle(refund_workflow_id(STORE_ID, str(order["id"]), authorised.rma))
+    described = await child.describe()
+    assert RefundRecord.model_validate((await described.memo())[MEMO_KEY]) == memo.refund
+    assert await described.static_summary() == (f"Refund for return {authorised.rma} of order #{order['number']} "
+                                                f"({STORE_ID})")  # fmt: skip

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from canonical import Order
 from canonical.fulfilment import Shipment
 from workflows.fulfilment_progress import FulfilmentProgress
-from workflows.order_record import OrderRecord
+from workflows.records import OrderRecord
 from workflows.steps import ParkedStep
 
 

@@ -39,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
         OrderStage,
         ShipmentNews,
     )
-    from workflows.order_record import MEMO_KEY, OrderRecord, order_record
+    from workflows.records import MEMO_KEY, OrderRecord, order_record
     from workflows.steps import CANCEL, RETRY, Steps, Stop, erp_step_options, step_options
 
 REROUTE = "reroute"

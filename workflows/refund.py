@@ -19,6 +19,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.refunds import CreditNoteRequest, RefundActivities, StoreRefundRef
     from canonical.returns import Refund, RefundRequest
     from workflows import search_attributes as sa
+    from workflows import versions
+    from workflows.records import MEMO_KEY, RefundRecord, refund_record
     from workflows.steps import RETRY, Steps, Stop, erp_step_options, step_options
 
 PARKED = "parked"
@@ -37,6 +39,8 @@ class RefundOutcome(BaseModel):
     refund_id: str = ""
     credit_note: str = ""
     note: str = ""
+    record: RefundRecord | None = None
+    """Amount, lines, credit note and state as they stood when the run closed."""
 
 
 @workflow.defn
@@ -45,9 +49,14 @@ class RefundWorkflow:
         self._stage = "starting"
         self._steps = Steps(self._enter, PARKED)
         self._refund_payment: bool | None = None  # the operator's answer: refund through the gateway or not
+        self._run: RefundRunInput | None = None
+        self._refund: Refund | None = None
+        self._credit_note = ""
+        self._published: RefundRecord | None = None  # what the memo says
 
     @workflow.run
     async def run(self, run: RefundRunInput) -> RefundOutcome:
+        self._run = run
         self._steps.not_ready_retry = run.credit_note_retry_every
         workflow.upsert_search_attributes([sa.STORE_ID.value_set(sa.keyword(run.store_id)),
                                            sa.ORDER_ID.value_set(sa.keyword(run.order_id))])
@@ -58,6 +67,7 @@ class RefundWorkflow:
         if run.request is None and refund.key is not None:
             return self._finish(RefundOutcome(refund_id=refund.refund_id, note="made by retail-sync; "
                                               "its own run posts the credit note"))  # fmt: skip
+        self._refund = refund
         workflow.upsert_search_attributes([sa.REFUND_AMOUNT.value_set(sa.amount(float(refund.amount.amount)))])
         try:
             credit = await self._steps.run("posting_credit_note", lambda: workflow.execute_activity_method(
@@ -67,6 +77,7 @@ class RefundWorkflow:
             ))  # fmt: skip
         except Stop:
             return self._finish(RefundOutcome(refund_id=refund.refund_id, note="credit note given up by an operator"))
+        self._credit_note = credit.number
         return self._finish(RefundOutcome(refund_id=refund.refund_id, credit_note=credit.number))
 
     async def _store_refund(self, run: RefundRunInput) -> Refund:
@@ -127,14 +138,23 @@ class RefundWorkflow:
                 sa.PARKED_REASON.value_set(sa.text(parked.reason)) if parked else sa.PARKED_REASON.value_unset(),
             ]
         )
+        record = self._record()
         workflow.set_current_details(
             f"**Parked**: {parked.reason}\n\nFix it, then retry (update `retry`, `refund_payment` false to record "
-            "the refund without the payment gateway) or give up (update `cancel`)."
-            if parked else f"Refund: {stage.replace('_', ' ')}."
+            f"the refund without the payment gateway) or give up (update `cancel`).\n\n{record.markdown()}"
+            if parked else record.markdown()
             + (f" Waiting: {self._steps.waiting}; asked again every {self._steps.not_ready_retry}."
                if self._steps.waiting else "")
         )  # fmt: skip
+        if record != self._published and self._run and workflow.patched(versions.RUN_RECORD_IN_MEMO):
+            workflow.upsert_memo({MEMO_KEY: record})
+            self._published = record
+
+    def _record(self) -> RefundRecord:
+        run = self._run
+        return refund_record(run.store_id if run else "", run.order_id if run else "", self._refund,
+                             self._credit_note, self._stage.replace("_", " "))  # fmt: skip
 
     def _finish(self, outcome: RefundOutcome) -> RefundOutcome:
         self._enter("done")
-        return outcome
+        return outcome.model_copy(update={"record": self._record()})

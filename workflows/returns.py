@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from canonical.returns import ThreePLReturn
     from canonical.order import TaxAmount
     from workflows import search_attributes as sa
+    from workflows.records import MEMO_KEY, ReturnRecord, return_lines
     from workflows.refund import RefundOutcome, RefundRunInput, RefundWorkflow
     from workflows import versions
     from workflows.steps import RETRY, Steps, Stop, erp_step_options, step_options
@@ -48,6 +49,8 @@ class ReturnOutcome(BaseModel):
     received: list[ProcessedItem] = []
     refund: RefundOutcome | None = None
     note: str = ""
+    record: ReturnRecord | None = None
+    """Lines, state and refund as they stood when the run closed."""
 
 
 @workflow.defn
@@ -58,6 +61,8 @@ class ReturnWorkflow:
         self._decision = ""  # approve | reject
         self._threepl: ThreePLReturn | None = None
         self._news = False  # the 3PL said something changed: read the return now
+        self._refunded: RefundOutcome | None = None
+        self._published: ReturnRecord | None = None  # what the memo says
         self._processed = False  # the warehouse processed the parcel: no way back
 
     @workflow.run
@@ -133,11 +138,13 @@ class ReturnWorkflow:
             return None
         self._enter("refunding")
         order = self._run.order
-        return await workflow.execute_child_workflow(
+        self._refunded = await workflow.execute_child_workflow(
             RefundWorkflow.run,
             RefundRunInput(store_id=order.store_id, order_id=order.order_id, request=request),
             id=refund_workflow_id(order.store_id, order.order_id, self._run.rma),
+            static_summary=f"Refund for return {self._run.rma} of order #{order.number} ({order.store_id})",
         )
+        return self._refunded
 
     async def _cancelled(self) -> ReturnOutcome:
         """Undo newest first, then tell the customer; what the operator left stays flagged."""
@@ -245,11 +252,22 @@ class ReturnWorkflow:
                 sa.PARKED_REASON.value_set(sa.text(parked.reason)) if parked else sa.PARKED_REASON.value_unset(),
             ]
         )
+        record = self._record()
         workflow.set_current_details(
-            f"**Parked**: {parked.reason}. Retry (update `retry`) or cancel (update `cancel`)."
+            f"**Parked**: {parked.reason}. Retry (update `retry`) or cancel (update `cancel`).\n\n{record.markdown()}"
             if parked
-            else f"Return {self._run.rma} of order #{self._run.order.number}: {stage.replace('_', ' ')}."
+            else record.markdown()
         )
+        if record != self._published and workflow.patched(versions.RUN_RECORD_IN_MEMO):
+            workflow.upsert_memo({MEMO_KEY: record})
+            self._published = record
+
+    def _record(self) -> ReturnRecord:
+        order = self._run.order
+        return ReturnRecord(rma=self._run.rma, store_id=order.store_id, order_id=order.order_id,
+                            order_number=order.number, lines=return_lines(self.returned_lines()),
+                            state=self._stage.replace("_", " "),
+                            refund=self._refunded.record if self._refunded else None)  # fmt: skip
 
     async def _finish(self, stage: str, *, received=(), refund=None, note: str = "", attention: bool = False):
         """Record on the store order what the RMA took back in the end (authorisations count it from there,
@@ -260,7 +278,7 @@ class ReturnWorkflow:
             await self._step("recording_outcome", ReturnActivities.record_return_outcome, ReturnOutcomeRecord(
                 store_id=order.store_id, order_id=order.order_id, rma=self._run.rma, stage=stage, returned=returned))
         self._enter(stage, attention=attention)
-        return ReturnOutcome(stage=stage, received=list(received), refund=refund, note=note)
+        return ReturnOutcome(stage=stage, received=list(received), refund=refund, note=note, record=self._record())
 
     def _closing_note(self, received: list[ProcessedItem], refund: RefundOutcome | None) -> str:
         items = ", ".join(f"{item.quantity:g} × {item.sku}" for item in received) or "nothing"

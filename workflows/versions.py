@@ -34,3 +34,7 @@ cancelled, more refunds) is kept; the one that arrived last was."""
 ORDER_RECORD_IN_MEMO = "order-record-in-memo-2026-12"
 """Order: the run keeps its ERP sale, shipments with tracking, invoice and refunds in its memo, so support
 reads them after it closed with no worker running."""
+
+RUN_RECORD_IN_MEMO = "run-record-in-memo-2026-12"
+"""Refund and return: the run keeps its amount, lines, credit note and state in its memo, so support reads
+them after it closed with no worker running."""
