@@ -72,6 +72,15 @@ class Player:
         return [order_view(store, o) for o in sorted(store.orders.values(), key=lambda o: o.id)
                 if o.reference_id.startswith(prefix)]  # fmt: skip
 
+    async def store_get(self, path: str):
+        """What the merchant's admin reads; a 5xx (a fault the scenario set for the run's own reads) is read again."""
+        for _ in range(5):
+            answer = await self.world.store_api.get(path)
+            if answer.status_code < 500:
+                answer.raise_for_status()
+                return answer.json()
+        answer.raise_for_status()
+
     # -- playing ---------------------------------------------------------------------------
 
     async def play(self) -> Played:
@@ -120,7 +129,7 @@ class Player:
         return [self.order_run(), *(self.refund_run(r) for r in self.refund_ids())] if self.played.order_id else []
 
     async def _snapshot(self) -> dict:
-        order = (await self.world.store_api.get(f"orders/{self.played.order_id}")).json()
+        order = await self.store_get(f"orders/{self.played.order_id}")
         self.played.snapshots.append(order)
         return order
 
@@ -140,7 +149,7 @@ class Player:
         snapshots = self.played.snapshots
         chosen = {"current": lambda: None, "oldest": lambda: snapshots[0],
                   "previous": lambda: snapshots[-2] if len(snapshots) > 1 else snapshots[0]}[event.args["which"]]()
-        body = chosen or (await self.world.store_api.get(f"orders/{self.played.order_id}")).json()
+        body = chosen or await self.store_get(f"orders/{self.played.order_id}")
         raw = json.dumps(body).encode()
         headers = {"Content-Type": "application/json", "X-WC-Webhook-Topic": event.args["topic"],
                    "X-WC-Webhook-Signature": woocommerce_signature(raw, STORE_SECRET)}  # fmt: skip
@@ -151,7 +160,7 @@ class Player:
         return "answered " + " ".join(str(a.status_code) for a in answers)
 
     async def _cancel_in_store(self, event: Event) -> str:
-        order = (await self.world.store_api.get(f"orders/{self.played.order_id}")).json()
+        order = await self.store_get(f"orders/{self.played.order_id}")
         if order["status"] in ("completed", "refunded", "cancelled"):
             return f"skipped: the store order is {order['status']}"
         if not any(s["shipments"] and any(sh["status"] == "Completed" for sh in s["shipments"])
@@ -196,8 +205,8 @@ class Player:
 
     async def _refundable(self) -> tuple[dict, dict[int, tuple[int, Decimal, dict[int, Decimal]]]]:
         """The order, and per item id what is left to refund: units, amount, tax per rate id."""
-        order = (await self.world.store_api.get(f"orders/{self.played.order_id}")).json()
-        refunds = (await self.world.store_api.get(f"orders/{self.played.order_id}/refunds")).json()
+        order = await self.store_get(f"orders/{self.played.order_id}")
+        refunds = await self.store_get(f"orders/{self.played.order_id}/refunds")
         left = {}
         for item in [*order["line_items"], *order["shipping_lines"]]:
             taxes = {tax["id"]: Decimal(tax["total"]) for tax in item["taxes"] if tax.get("total")}

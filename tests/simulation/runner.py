@@ -8,7 +8,7 @@ from temporalio.client import WorkflowExecutionStatus
 from adapters.tryton_rpc import FaultPoint, TrytonRpc
 from tests.simulation.invariants import violations
 from tests.simulation.player import Player
-from tests.simulation.scenarios import scenario
+from tests.simulation.scenarios import Scenario, scenario
 from tests.simulation.world import World
 
 
@@ -35,13 +35,22 @@ class Outcome:
 
 
 def rerun_command(seed: int) -> str:
+    if seed < 0:  # a scenario written out, not drawn from a seed
+        return ".venv/bin/python -m pytest tests/simulation/test_found_defects.py"
     return (f".venv/bin/python -m bench.simulation --seed {seed}   "
             f"(or, a seed of the CI set: .venv/bin/python -m pytest tests/simulation -k 'seed_{seed}')")
 
 
 async def run_seed(world: World, seed: int, *, reader: TrytonRpc | None = None,
                    fault_point: FaultPoint | None = None) -> Outcome:  # fmt: skip
-    player = Player(world, scenario(seed), fault_point)
+    return await run_scenario(world, scenario(seed), reader=reader, fault_point=fault_point)
+
+
+async def run_scenario(world: World, played: Scenario, *, reader: TrytonRpc | None = None,
+                       fault_point: FaultPoint | None = None) -> Outcome:  # fmt: skip
+    """`played` may be any list of events: a found failure kept as a regular test, say."""
+    player = Player(world, played, fault_point)
+    seed = played.seed
     outcome = Outcome(seed, 0)
     try:
         await player.play()

@@ -22,14 +22,6 @@ then everything left, and the invoice's response lost; a refund whose webhooks w
 shipping (parks). Tryton takes about a second a step."""
 
 
-@pytest.fixture(scope="module")
-async def world():
-    async with simulation_world() as world:
-        for sku in SKUS:
-            await world.shopper.set_stock(sku, 10**6)
-        yield world
-
-
 @pytest.mark.parametrize("seed", CI_SEEDS, ids=lambda seed: f"seed_{seed}")
 async def test_every_invariant_holds(world, seed):
     outcome = await run_seed(world, seed)
