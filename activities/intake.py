@@ -66,8 +66,12 @@ class IntakeActivities:
                                 has_next=page.has_next, skipped=skipped)  # fmt: skip
 
     async def _hand_over(self, order: Order) -> int:
-        """1 when the order had no open run and now has one."""
+        """1 when the order had no open run and now has one. A cancelled (or refunded) order starts no run, but
+        the run it has must hear of it: its lost webhook would otherwise leave the goods shipping."""
         await hand_refunds_to_runs(self._client, self._task_queue, self._returns, order)
+        if order.is_cancelled:
+            await self._tell_open_run(order)
+            return 0
         if not is_handed_to_a_run(order):
             return 0
         before = await self._open_run(order_workflow_id(order.store_id, order.order_id))
@@ -86,6 +90,14 @@ class IntakeActivities:
             for hook in disabled:
                 await store.update_webhook(hook.webhook_id, status="active")
         return [f"{hook.name} ({hook.topic})" for hook in disabled]
+
+    async def _tell_open_run(self, order: Order) -> None:
+        try:
+            await self._client.get_workflow_handle(order_workflow_id(order.store_id, order.order_id)).signal(
+                "store_order_changed", order)
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:  # no run, or it has closed: nothing to tell
+                raise
 
     async def _open_run(self, workflow_id: str) -> str | None:
         """The id of the order's running run, if it has one."""
