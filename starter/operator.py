@@ -16,6 +16,13 @@ def list_query(*, parked: bool, store: str | None) -> str:
     return " AND ".join(clauses)
 
 
+def order_query(store: str, order: str, *, everything: bool = False) -> str:
+    """Support's two queries for one order (README): its own run, or every run about it, its returns and
+    refunds too (newest first, so a return comes before the order run)."""
+    about = f'{sa.STORE_ID.name} = "{store}" AND {sa.ORDER_ID.name} = "{order}"'
+    return about if everything else f'WorkflowType = "{OrderToCashWorkflow.__name__}" AND {about}'
+
+
 async def list_orders(client: Client, *, parked: bool, store: str | None) -> list[dict[str, str]]:
     rows = []
     async for execution in client.list_workflows(list_query(parked=parked, store=store)):

@@ -3,9 +3,11 @@ lines, amount, credit note and state, from their runs at
 every stage and after they closed: the memo and the result come from history alone, with no worker answering."""
 import asyncio
 from decimal import Decimal
+from pathlib import Path
 
-from canonical.keys import order_workflow_id, refund_workflow_id, sales_order_key
+from canonical.keys import merchant_refund_of, order_workflow_id, refund_workflow_id, sales_order_key
 from canonical.returns import ReturnLine
+from starter.operator import order_query
 from starter.returns import authorise_return
 from tests.plugins.stack import STORE_ID, OrderStack, reach
 from tests.plugins.temporal import eventually
@@ -83,3 +85,20 @@ async def test_a_return_and_its_refund_keep_lines_amount_credit_note_and_state_i
     assert RefundRecord.model_validate((await described.memo())[MEMO_KEY]) == memo.refund
     assert await described.static_summary() == (f"Refund for return {authorised.rma} of order #{order['number']} "
                                                 f"({STORE_ID})")  # fmt: skip
+
+    order_run = order_workflow_id(STORE_ID, str(order["id"]))
+    assert await runs(stack, order_query(STORE_ID, str(order["id"]))) == [order_run]
+    everything = await eventually(lambda: runs(stack, order_query(STORE_ID, str(order["id"]), everything=True)),
+                                  lambda found: len(found) == 4)  # fmt: skip
+    echo = refund_workflow_id(STORE_ID, str(order["id"]), merchant_refund_of(refund.refund_id))  # ours, read back
+    assert sorted(everything) == sorted([order_run, authorised.workflow_id, child.id, echo])
+
+
+async def runs(stack: OrderStack, query: str) -> list[str]:
+    return [execution.id async for execution in stack.client.list_workflows(query)]
+
+
+def test_the_readme_gives_support_both_queries_for_one_order():
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    assert f"`{order_query('demo', '1003')}`" in readme
+    assert f"`{order_query('demo', '1003', everything=True)}`" in readme
