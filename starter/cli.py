@@ -10,6 +10,7 @@ from starter.cli_returns import add_commands as add_return_commands
 from starter.cli_stock import add_commands as add_stock_commands
 from starter.cli_stores import add_commands as add_store_commands
 from starter.cli_errors import configured_stores, run_reported
+from starter.cli_output import add_json_flag, print_json, print_table
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     listing = orders.add_parser("list", help="list order runs")
     listing.add_argument("--parked", action="store_true", help="only runs that need an operator")
     listing.add_argument("--store", help="only this store id")
+    add_json_flag(listing)
     listing.set_defaults(handler=_orders_list)
     for action, helptext in (
         ("show", "stage, ERP sale, parked reason, shipments with tracking, steps done"),
@@ -46,6 +48,8 @@ def _parser() -> argparse.ArgumentParser:
         sub = orders.add_parser(action, help=helptext)
         sub.add_argument("store")
         sub.add_argument("order")
+        if action == "show":
+            add_json_flag(sub)
         if action == "cancel":
             sub.add_argument("--reason", default="", help="recorded on the run and the store order")
         if action == "reroute":
@@ -102,13 +106,8 @@ def _orders_list(args) -> int:
         client = await connect(settings.temporal, wait_s=5)
         return await operator.list_orders(client, parked=args.parked, store=args.store)
 
-    rows = asyncio.run(run())
     columns = ["store", "order", "number", "stage", "erp_sale", "parked_reason"]
-    widths = {c: max([len(c)] + [len(r[c]) for r in rows]) for c in columns}
-    print("  ".join(c.upper().ljust(widths[c]) for c in columns))
-    for row in rows:
-        print("  ".join(row[c].ljust(widths[c]) for c in columns))
-    print(f"({len(rows)} order run{'s' if len(rows) != 1 else ''})")
+    print_table(asyncio.run(run()), columns, "order run", args.json)
     return 0
 
 
@@ -130,7 +129,9 @@ def _orders_action(args) -> int:
         return await operator.cancel_order(client, args.store, args.order, args.reason)
 
     result = asyncio.run(run())
-    if args.action == "show":
+    if args.action == "show" and args.json:
+        print_json(result)
+    elif args.action == "show":
         _print_progress(result)
     else:
         print(result)

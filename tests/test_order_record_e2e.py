@@ -2,14 +2,16 @@
 lines, amount, credit note and state, from their runs at
 every stage and after they closed: the memo and the result come from history alone, with no worker answering."""
 import asyncio
+import json
 from decimal import Decimal
 from pathlib import Path
 
 from canonical.keys import merchant_refund_of, order_workflow_id, refund_workflow_id, sales_order_key
 from canonical.returns import ReturnLine
+from starter.cli import main as cli
 from starter.operator import order_query
 from starter.returns import authorise_return
-from tests.plugins.stack import STORE_ID, OrderStack, reach
+from tests.plugins.stack import STORE_ID, OrderStack, reach, write_cli_config
 from tests.plugins.temporal import eventually
 from tests.test_fulfilment_e2e import finished
 from tests.test_returns_e2e import shipped_order
@@ -56,8 +58,8 @@ async def test_a_closed_order_run_keeps_its_sale_tracking_invoice_and_refunds_in
     assert memo.waits_for.endswith("shipped, completed in the store, invoiced and paid in the ERP.")
 
 
-async def test_a_return_and_its_refund_keep_lines_amount_credit_note_and_state_in_memo_and_result(
-    order_stack: OrderStack,
+async def test_a_return_and_its_refund_keep_lines_amount_credit_note_and_state_in_memo_result_and_cli(
+    order_stack: OrderStack, tmp_path, monkeypatch, capsys
 ):
     stack = order_stack
     order = await shipped_order(stack, [("TEE-CLASSIC", 2)])
@@ -92,6 +94,26 @@ async def test_a_return_and_its_refund_keep_lines_amount_credit_note_and_state_i
                                   lambda found: len(found) == 4)  # fmt: skip
     echo = refund_workflow_id(STORE_ID, str(order["id"]), merchant_refund_of(refund.refund_id))  # ours, read back
     assert sorted(everything) == sorted([order_run, authorised.workflow_id, child.id, echo])
+
+    monkeypatch.setenv("RETAIL_SYNC_CONFIG", str(write_cli_config(stack, tmp_path / "retail-sync.toml")))
+    assert await asyncio.to_thread(cli, ["returns", "show", authorised.rma]) == 0
+    shown = capsys.readouterr().out
+    assert f"Return {authorised.rma} of order #{order['number']} ({STORE_ID}): 1 × TEE-CLASSIC. State: completed." in shown
+    assert f"Refund {refund.refund_id} of {refund.amount.amount} {refund.amount.currency}" in shown
+    assert f"ERP credit note **{note['number']}**" in shown
+    assert await asyncio.to_thread(cli, ["returns", "show", authorised.rma, "--json"]) == 0
+    assert ReturnRecord.model_validate(json.loads(capsys.readouterr().out)["record"]) == memo
+    assert await asyncio.to_thread(cli, ["refunds", "list", "--json"]) == 0
+    rows = [row for row in json.loads(capsys.readouterr().out) if row["order"] == str(order["id"])]
+    assert [(row["refund"], row["amount"], row["credit_note"]) for row in rows] == [
+        (refund.refund_id, f"{refund.amount.amount} {refund.amount.currency}", note["number"])]  # one row, not two
+    for listing in (["refunds", "list"], ["returns", "list"], ["orders", "list"]):
+        assert await asyncio.to_thread(cli, listing) == 0
+        header, *_ = capsys.readouterr().out.splitlines()
+        assert header.split()[:3] in (["REFUND", "STORE", "ORDER"], ["RMA", "STORE", "ORDER"],
+                                      ["STORE", "ORDER", "NUMBER"]), (listing, header)  # fmt: skip
+    assert await asyncio.to_thread(cli, ["orders", "show", STORE_ID, str(order["id"]), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["erp_sale_number"]
 
 
 async def runs(stack: OrderStack, query: str) -> list[str]:

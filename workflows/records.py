@@ -92,9 +92,9 @@ class RefundRecord(BaseModel):
     state: str = ""
 
     def markdown(self) -> str:
-        money = f" of {self.amount.amount} {self.amount.currency}" if self.amount else ""
-        refund = f"Refund {self.refund_id}{money}" if self.refund_id else "Refund"
-        lines = f": {_units(self.lines)}" if self.lines else ""
+        amount = f" of {money(self.amount)}" if self.amount else ""
+        refund = f"Refund {self.refund_id}{amount}" if self.refund_id else "Refund"
+        lines = f": {units(self.lines)}" if self.lines else ""
         credit = f"; ERP credit note **{self.credit_note}**" if self.credit_note else ""
         return f"{refund} of order {self.order_id} ({self.store_id}){lines}{credit}. State: {self.state}."
 
@@ -110,7 +110,7 @@ class ReturnRecord(BaseModel):
 
     def markdown(self) -> str:
         refund = f"\n\n{self.refund.markdown()}" if self.refund else ""
-        return (f"Return {self.rma} of order #{self.order_number} ({self.store_id}): {_units(self.lines)}. "
+        return (f"Return {self.rma} of order #{self.order_number} ({self.store_id}): {units(self.lines)}. "
                 f"State: {self.state}.{refund}")  # fmt: skip
 
 
@@ -127,5 +127,9 @@ def return_lines(lines: list[ReturnLine]) -> list[RecordLine]:
     return [RecordLine(sku=line.sku, quantity=line.quantity) for line in lines]
 
 
-def _units(lines: list[RecordLine]) -> str:
+def units(lines: list[RecordLine]) -> str:
     return ", ".join(f"{line.quantity:g} × {line.sku}" for line in lines) or "nothing"
+
+
+def money(amount: Money | None) -> str:
+    return f"{amount.amount} {amount.currency}" if amount else ""

@@ -64,10 +64,10 @@ class RefundWorkflow:
             refund = await self._store_refund(run)
         except Stop:
             return self._finish(RefundOutcome(note="given up by an operator"))
+        self._refund = refund
         if run.request is None and refund.key is not None:
             return self._finish(RefundOutcome(refund_id=refund.refund_id, note="made by retail-sync; "
                                               "its own run posts the credit note"))  # fmt: skip
-        self._refund = refund
         workflow.upsert_search_attributes([sa.REFUND_AMOUNT.value_set(sa.amount(float(refund.amount.amount)))])
         try:
             credit = await self._steps.run("posting_credit_note", lambda: workflow.execute_activity_method(
