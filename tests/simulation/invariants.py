@@ -5,6 +5,7 @@ from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 
+from temporalio.api.enums.v1 import WorkflowTaskFailedCause
 from temporalio.client import WorkflowExecutionStatus
 
 from adapters.tryton_rpc import TrytonRpc
@@ -20,6 +21,9 @@ from workflows.order_to_cash import OrderToCashWorkflow
 from workflows.refund import RefundWorkflow
 
 SHIPPED = ("Completed", "LabeledCreated")
+SERVER_REJECTIONS = (WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,)
+"""A task the server refused to complete because news (a signal) came in meanwhile: the worker runs it again with
+the news, as designed. Every other cause (non-determinism, an exception in the workflow) is a finding."""
 ENDS = {OrderStage.COMPLETED, OrderStage.CANCELLED, OrderStage.PAYMENT_EXPIRED}
 
 
@@ -230,8 +234,10 @@ async def _run_state(handle, progress_query) -> RunState | None:
         return None
     history = await handle.fetch_history()
     failures = [e.workflow_task_failed_event_attributes for e in history.events
-                if e.HasField("workflow_task_failed_event_attributes")]  # fmt: skip
-    first = failures[0].failure.message[:300] if failures else ""
+                if e.HasField("workflow_task_failed_event_attributes")
+                and e.workflow_task_failed_event_attributes.cause not in SERVER_REJECTIONS]  # fmt: skip
+    first = (f"{WorkflowTaskFailedCause.Name(failures[0].cause)}: {failures[0].failure.message[:300]}"
+             if failures else "")
     progress, stage, parked = None, "", ""
     if progress_query is not None:
         try:
