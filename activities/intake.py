@@ -12,7 +12,7 @@ from canonical import Order
 from canonical.intake import is_handed_to_a_run
 from canonical.keys import order_workflow_id
 from config import OrderPolicy, ReturnPolicy
-from starter.order_runs import TooLargeForTemporal, hand_order_to_run, hand_refunds_to_runs
+from starter.order_runs import TooLargeForTemporal, hand_order_to_run, hand_refunds_to_runs, tell_open_run
 
 if TYPE_CHECKING:  # the workflow imports this module for its inputs; keep HTTP clients out of its sandbox
     from activities.stores import StoreDirectory
@@ -70,7 +70,7 @@ class IntakeActivities:
         the run it has must hear of it: its lost webhook would otherwise leave the goods shipping."""
         await hand_refunds_to_runs(self._client, self._task_queue, self._returns, order)
         if order.is_cancelled:
-            await self._tell_open_run(order)
+            await tell_open_run(self._client, order)
             return 0
         if not is_handed_to_a_run(order):
             return 0
@@ -90,14 +90,6 @@ class IntakeActivities:
             for hook in disabled:
                 await store.update_webhook(hook.webhook_id, status="active")
         return [f"{hook.name} ({hook.topic})" for hook in disabled]
-
-    async def _tell_open_run(self, order: Order) -> None:
-        try:
-            await self._client.get_workflow_handle(order_workflow_id(order.store_id, order.order_id)).signal(
-                "store_order_changed", order)
-        except RPCError as err:
-            if err.status != RPCStatusCode.NOT_FOUND:  # no run, or it has closed: nothing to tell
-                raise
 
     async def _open_run(self, workflow_id: str) -> str | None:
         """The id of the order's running run, if it has one."""

@@ -327,10 +327,14 @@ class WooCommerceClient:
         """SKU → listing for up to 100 SKUs in one call (`?sku=` takes a comma list, options included)."""
         if not skus or not all(skus) or any("," in sku for sku in skus) or len(skus) > 100:
             raise ValueError("1 to 100 non-empty SKUs without commas")
-        params = {"sku": ",".join(skus), "per_page": 100, "status": "any"}
-        payload = await self._json("GET", "products", params=params)
+        return await self._products_with_skus(skus, "any", listings_with_skus)
+
+    async def _products_with_skus(self, skus: list[str], status: str, read):
+        """One `?sku=` read of up to 100 SKUs, its products read by `read(payload, skus)`."""
+        payload = await self._json("GET", "products", params={"sku": ",".join(skus), "per_page": 100,
+                                                              "status": status})  # fmt: skip
         with self._reading("GET", "products"):
-            return listings_with_skus(payload, skus)
+            return read(payload, skus)
 
     async def push_stock(self, pushes: list[StockPush]) -> list[PushResult]:
         """Set absolute stock on listings of one parent (None: top-level products) in ONE batch call, sent once.
@@ -376,10 +380,7 @@ class WooCommerceClient:
         refused = [result.sku for result in created if result.code == NOT_CREATED_CODE and "," not in result.sku]
         holders: dict[str, tuple[str, str | None]] = {}
         for start in range(0, len(refused), 100):
-            params = {"sku": ",".join(refused[start : start + 100]), "per_page": 100, "status": "trash"}
-            payload = await self._json("GET", "products", params=params)
-            with self._reading("GET", "products"):
-                holders |= sku_holders(payload, refused[start : start + 100])
+            holders |= await self._products_with_skus(refused[start : start + 100], "trash", sku_holders)
         return [sku_in_trash(result.sku, *holders[result.sku]) if result.code == NOT_CREATED_CODE
                 and result.sku in holders else result for result in created]  # fmt: skip
 

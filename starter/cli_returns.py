@@ -77,7 +77,7 @@ def _list(args) -> int:
     async def run() -> list[dict[str, str]]:
         client = await connect(load_settings().temporal, wait_s=5)
         workflow = ReturnWorkflow if args.kind == "return" else RefundWorkflow
-        return [await _row(args.kind, execution)
+        return [(await _read(args.kind, execution))[0]
                 async for execution in client.list_workflows(f"WorkflowType = '{workflow.__name__}'")]  # fmt: skip
 
     rows = asyncio.run(run())
@@ -89,9 +89,9 @@ def _list(args) -> int:
     return 0
 
 
-async def _row(kind: str, execution) -> dict[str, str]:
-    """What the run's memo and search attributes say (no worker needed); runs from before the memo held a
-    record show what their search attributes do."""
+async def _read(kind: str, execution) -> tuple[dict[str, str], ReturnRecord | RefundRecord | None]:
+    """The run's row and record, from its memo and search attributes (no worker needed); runs from before
+    the memo held a record show what their search attributes do."""
     attrs = execution.typed_search_attributes
     row = {"workflow_id": execution.id, "store": attrs.get(sa.STORE_ID) or "", "order": attrs.get(sa.ORDER_ID) or "",
            "state": (attrs.get(sa.ORDER_STAGE) or "").removeprefix(f"{kind}_").replace("_", " "),
@@ -101,11 +101,11 @@ async def _row(kind: str, execution) -> dict[str, str]:
         record = await execution.memo_value(MEMO_KEY, None, type_hint=ReturnRecord)
         refund = record.refund if record else None
         return row | {"rma": attrs.get(sa.RMA_ID) or "", "lines": units(record.lines) if record else "",
-                      "refund": f"{refund.refund_id} {money(refund.amount)}".strip() if refund else ""}  # fmt: skip
+                      "refund": f"{refund.refund_id} {money(refund.amount)}".strip() if refund else ""}, record
     record = await execution.memo_value(MEMO_KEY, None, type_hint=RefundRecord)
     amount = money(record.amount) if record else f"{attrs.get(sa.REFUND_AMOUNT) or ''}"
     return row | {"refund": record.refund_id if record else "", "amount": amount,
-                  "credit_note": record.credit_note if record else ""}  # fmt: skip
+                  "credit_note": record.credit_note if record else ""}, record
 
 
 def one_row_per_refund(rows: list[dict[str, str]]) -> list[dict[str, str]]:
@@ -122,15 +122,11 @@ def one_row_per_refund(rows: list[dict[str, str]]) -> list[dict[str, str]]:
 def _show(args) -> int:
     workflow_id = return_workflow_id(args.rma) if args.kind == "return" else args.workflow_id
 
-    async def run() -> dict:
+    async def run():
         client = await connect(load_settings().temporal, wait_s=5)
-        description = await client.get_workflow_handle(workflow_id).describe()
-        record = await description.memo_value(MEMO_KEY, None, type_hint=ReturnRecord if args.kind == "return"
-                                              else RefundRecord)  # fmt: skip
-        return {"row": await _row(args.kind, description), "record": record}
+        return await _read(args.kind, await client.get_workflow_handle(workflow_id).describe())
 
-    found = asyncio.run(run())
-    row, record = found["row"], found["record"]
+    row, record = asyncio.run(run())
     if args.json:
         print_json({**row, "record": record.model_dump(mode="json") if record else None})
         return 0

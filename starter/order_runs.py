@@ -66,6 +66,19 @@ async def hand_order_to_run(
                             f"paid after its run closed ({closed_as}): check the stock and the customer")  # fmt: skip
 
 
+async def tell_open_run(client: Client, order: Order) -> None:
+    """Give the order's run, if one is open, the newer snapshot; start none (a cancelled order needs no run,
+    but the run it has must hear of the cancellation its lost webhook never brought)."""
+    handle = client.get_workflow_handle_for(OrderToCashWorkflow.run, order_workflow_id(order.store_id,
+                                                                                      order.order_id))  # fmt: skip
+    try:
+        with refusing_what_never_fits():
+            await handle.signal(OrderToCashWorkflow.store_order_changed, order)
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:  # no run, or it has closed: nothing to tell
+            raise
+
+
 async def _start(client: Client, task_queue: str, policy: OrderPolicy, order: Order,
                  reuse: WorkflowIDReusePolicy, attention: str = "") -> WorkflowHandle:  # fmt: skip
     """Signal-with-start: a running run gets the snapshot, otherwise (as `reuse` allows) a new run starts."""
