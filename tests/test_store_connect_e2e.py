@@ -121,6 +121,11 @@ async def test_the_operator_sees_what_a_watermark_hands_over_and_moves_it_back_t
         done.erp_sale_number
     ]
 
+    # the operator's answer was lost and they connect again with the same watermark: nothing moves twice
+    assert await asyncio.to_thread(cli, ["stores", "connect", history.store.id, "--since", since]) == 0
+    assert (await run_intake_now(history.stack, history.store.id)).runs_started == 0
+    assert len(await sales_for(history.stack, missed["id"], history.store.id)) == 1
+
 
 def test_a_watermark_in_the_future_or_unreadable_is_refused_before_anything_is_asked(capsys):
     assert cli_stores.watermark("2026-01-02") == datetime(2026, 1, 2, tzinfo=timezone.utc)
